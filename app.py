@@ -1,0 +1,155 @@
+"""Portrait studio: take a selfie, pick a style, see yourself painted. Nothing is kept.
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--share]
+
+A thin Gradio shell over :mod:`portrait`. Photos travel in memory: the uploaded file is read
+and deleted at once (it sits on tmpfs for those milliseconds), the decoded photo lives in the
+visitor's session state only, and images go back to the browser as data URLs, so Gradio never
+writes an output file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import logging
+
+from portrait.privacy import forget, private_cache
+
+CACHE = private_cache()  # before gradio and torch are imported: their caches go to RAM
+
+import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from portrait.inputs import MAX_FILE_BYTES, InputError, load_image  # noqa: E402
+from portrait.pipeline import Painter  # noqa: E402
+from portrait.styles import DESCRIPTIONS  # noqa: E402
+
+log = logging.getLogger("portrait-studio")
+
+PRIVACY_NOTE = ("Your photo is processed in this server's memory only and is never saved: "
+                "it is gone when you close the page.")
+ALL_FACES = "All faces"
+#: One painting at a time per CPU pair; visitors beyond the queue are asked to retry.
+CONCURRENCY = 1
+QUEUE_SIZE = 20
+SESSION_SECONDS = 900
+
+
+def data_url(image: np.ndarray, quality: int = 90) -> dict:
+    """An image payload Gradio passes to the browser untouched: no file is written."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="WEBP", quality=quality, method=2)
+    url = "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return {"url": url, "orig_name": "portrait.webp", "mime_type": "image/webp"}
+
+
+def side_by_side(images: list[np.ndarray]) -> np.ndarray:
+    return images[0] if len(images) == 1 else np.concatenate(images, axis=1)
+
+
+def face_choices(count: int) -> list[str]:
+    return [f"Face {i + 1}" for i in range(count)] + ([ALL_FACES] if count > 1 else [])
+
+
+def build(painter: Painter) -> gr.Blocks:
+    """The page: webcam/upload on the left, the photo as framed and its portrait on the right."""
+    styles = painter.styles
+    with gr.Blocks(title="Portrait studio") as demo:
+        photo_state = gr.State(None, time_to_live=SESSION_SECONDS)
+        gr.Markdown("# Portrait studio\nTake a selfie or upload a photo, pick a style, and see "
+                    "yourself repainted as a classical portrait.")
+        gr.Markdown(f"🔒 {PRIVACY_NOTE}", elem_id="privacy-note")
+        with gr.Row():
+            with gr.Column(scale=1):
+                camera = gr.Image(sources=["webcam", "upload"], type="filepath", label="Your photo",
+                                  webcam_options=gr.WebcamOptions(mirror=True), elem_id="photo")
+                style = gr.Radio(styles, value=styles[0], label="Style", elem_id="style",
+                                 info=DESCRIPTIONS[styles[0]])
+                face = gr.Dropdown(["Face 1"], value="Face 1", label="Which face", elem_id="face",
+                                   visible=False)
+                paint = gr.Button("Paint", variant="primary", elem_id="paint")
+                status = gr.Markdown("", elem_id="status")
+            with gr.Column(scale=2):
+                with gr.Row():
+                    original = gr.Image(label="Photo, framed", interactive=False, elem_id="original",
+                                        format="webp")
+                    portrait = gr.Image(label="Portrait", interactive=False, elem_id="portrait",
+                                        format="webp")
+
+        def run(image: Image.Image | None, style_name: str, which: str):
+            if image is None:
+                raise InputError("Take a photo with the webcam or choose a file first.")
+            faces = painter.find_faces(image)
+            choices = face_choices(len(faces))
+            which = which if which in choices else choices[0]
+            chosen = faces if which == ALL_FACES else [faces[int(which.split()[-1]) - 1]]
+            pairs = [painter.portrait(image, f, style_name) for f in chosen]
+            note = f"{len(faces)} faces found: choose which to paint." if len(faces) > 1 else ""
+            return (data_url(side_by_side([p.aligned for p in pairs])),
+                    data_url(side_by_side([p.painted for p in pairs])),
+                    gr.update(choices=choices, value=which, visible=len(faces) > 1), note)
+
+        def friendly(error: Exception) -> tuple:
+            message = str(error) if isinstance(error, InputError) else \
+                "Something went wrong while painting. Please try again with another photo."
+            if not isinstance(error, InputError):
+                log.exception("painting failed")  # server log only: no image data, no client address
+            gr.Warning(message)
+            return None, None, gr.update(), f"⚠️ {message}"
+
+        def receive(payload: dict | None, style_name: str, which: str):
+            """A new photo arrived: read it into memory, delete the upload, paint."""
+            path = (payload or {}).get("path")
+            try:
+                image = load_image(path)
+            except InputError as error:
+                return (None, *friendly(error))
+            finally:
+                forget(path)
+            try:
+                return (image, *run(image, style_name, "Face 1"))
+            except Exception as error:  # noqa: BLE001 — every failure becomes a message
+                return (image, *friendly(error))
+
+        def repaint(image: Image.Image | None, style_name: str, which: str):
+            try:
+                return run(image, style_name, which)
+            except Exception as error:  # noqa: BLE001
+                return friendly(error)
+
+        outputs = [original, portrait, face, status]
+        common = dict(concurrency_limit=CONCURRENCY, concurrency_id="paint", show_progress="minimal")
+        camera.input(receive, [camera, style, face], [photo_state, *outputs], preprocess=False,
+                     postprocess=False, **common)
+        for trigger in (paint.click, style.change, face.input):
+            trigger(repaint, [photo_state, style, face], outputs, postprocess=False, **common)
+        style.change(lambda name: gr.update(info=DESCRIPTIONS[name]), style, style, queue=False,
+                     show_api=False)
+    return demo
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Portrait studio: your selfie as a classical portrait.")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: this machine only)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--share", action="store_true", help="also create a public gradio.live link")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    painter = Painter()
+    demo = build(painter)
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share,
+                max_file_size=MAX_FILE_BYTES, delete_cache=(60, 120), show_error=False,
+                run_history=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Warp a face onto a canonical head-and-shoulders portrait frame with a 5-point similarity.
+
+MTCNN only gives landmarks; this module solves the least-squares similarity transform (Umeyama)
+from them onto :func:`portrait_template`, and warps with it. Outside the photo the frame is
+filled with a blurred reflection, never black, so a tight selfie still gets shoulders and a
+background to paint. The transform is returned so that a portrait can be pasted back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+# ArcFace's 5-point template (112×112 pixels): eyes, nose tip, mouth corners.
+_ARCFACE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
+                     [41.5493, 92.3655], [70.7299, 92.2041]])
+
+#: Eye distance as a fraction of the frame width, and height of the eye line. A classical bust:
+#: the head is about a third of the frame wide, the eyes a little above the upper third.
+EYE_DISTANCE = 0.16
+EYE_LINE = 0.38
+
+
+def portrait_template(size: int) -> np.ndarray:
+    """The five landmark positions, in pixels, of a face framed as a bust in a ``size``² square."""
+    eyes = _ARCFACE[:2].mean(axis=0)
+    unit = (_ARCFACE - eyes) / np.linalg.norm(_ARCFACE[1] - _ARCFACE[0]) * EYE_DISTANCE
+    return (unit + [0.5, EYE_LINE]) * size
+
+
+def umeyama(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (rotation, uniform scale, translation) taking ``src`` to ``dst``.
+
+    Returns the 2×3 matrix ``M`` with ``dst ≈ M @ [x, y, 1]``. Umeyama (1991), without reflection.
+    """
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s, d = src - mu_s, dst - mu_d
+    cov = d.T @ s / len(src)
+    u, sigma, vt = np.linalg.svd(cov)
+    sign = np.diag([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0])
+    rotation = u @ sign @ vt
+    scale = np.trace(np.diag(sigma) @ sign) / s.var(0).sum()
+    matrix = np.empty((2, 3))
+    matrix[:, :2] = scale * rotation
+    matrix[:, 2] = mu_d - matrix[:, :2] @ mu_s
+    return matrix
+
+
+def invert(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a 2×3 affine matrix."""
+    full = np.vstack([matrix, [0.0, 0.0, 1.0]])
+    return np.linalg.inv(full)[:2]
+
+
+def apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Map (N, 2) points through a 2×3 affine matrix."""
+    return np.asarray(points) @ matrix[:, :2].T + matrix[:, 2]
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """How an aligned portrait relates to its photo: ``matrix`` maps photo pixels to frame pixels."""
+
+    matrix: np.ndarray
+    size: int
+
+    @property
+    def inverse(self) -> np.ndarray:
+        return invert(self.matrix)
+
+
+def alignment_for(landmarks: np.ndarray, size: int) -> Alignment:
+    """The similarity that puts ``landmarks`` (5×2, photo pixels) on the template."""
+    return Alignment(umeyama(landmarks, portrait_template(size)), size)
+
+
+def align_face(image: Image.Image, landmarks: np.ndarray, size: int = 512) -> tuple[np.ndarray, Alignment]:
+    """Warp ``image`` so ``landmarks`` sit on the portrait template; returns (H×W×3 uint8, alignment)."""
+    alignment = alignment_for(landmarks, size)
+    matrix = alignment.matrix
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))  # frame pixels per photo pixel
+
+    # Only the part of the photo the frame sees is converted and warped.
+    corners = apply(invert(matrix), np.array([[0, 0], [size, 0], [0, size], [size, size]]))
+    x0, y0 = np.floor(corners.min(0)).astype(int) - 2
+    x1, y1 = np.ceil(corners.max(0)).astype(int) + 2
+    x0, y0 = max(x0, 0), max(y0, 0)
+    x1, y1 = min(x1, image.width), min(y1, image.height)
+    if x1 - x0 < 2 or y1 - y0 < 2:  # the frame lies entirely outside the photo
+        x0, y0, x1, y1 = 0, 0, image.width, image.height
+    crop = image.crop((x0, y0, x1, y1))
+    offset = np.array([x0, y0], np.float64)
+    shrink = 1.0
+    if scale < 0.6:  # shrinking a lot: filter first so the warp does not alias
+        shrink = min(1.0, scale * 1.5)
+        crop = crop.resize((max(2, round(crop.width * shrink)), max(2, round(crop.height * shrink))),
+                           Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+    source = torch.from_numpy(np.array(crop)).permute(2, 0, 1)[None].float()
+    # affine_grid wants the map from frame to source in normalised [-1, 1] coordinates.
+    factors = np.array([crop.width / (x1 - x0), crop.height / (y1 - y0)])
+    to_crop = np.diag([*factors, 1.0]) @ np.vstack([invert(matrix), [0, 0, 1]])
+    to_crop[:2, 2] -= offset * factors
+    theta = _normaliser(crop.width, crop.height) @ to_crop @ np.linalg.inv(_normaliser(size, size))
+    grid = F.affine_grid(torch.from_numpy(theta[:2]).float()[None], [1, 3, size, size],
+                         align_corners=False)
+    warped = F.grid_sample(source, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+    # Outside the photo, replace the mirror image by a soft blur of it: reads as background.
+    inside = ((grid.abs() <= 1).all(-1)).float()[:, None]
+    if inside.min() < 1:
+        k = max(3, size // 16) | 1
+        blurred = F.interpolate(F.avg_pool2d(warped, k, stride=k // 2 or 1, padding=k // 2),
+                                size=(size, size), mode="bilinear", align_corners=False)
+        soft = F.avg_pool2d(inside, 9, stride=1, padding=4)
+        warped = warped * soft + blurred * (1 - soft)
+    out = warped[0].permute(1, 2, 0).clamp(0, 255).round().to(torch.uint8).numpy()
+    return out, alignment
+
+
+def _normaliser(width: int, height: int) -> np.ndarray:
+    """Continuous pixel coordinates to grid_sample's [-1, 1] (align_corners=False)."""
+    return np.array([[2.0 / width, 0, -1.0], [0, 2.0 / height, -1.0], [0, 0, 1]])

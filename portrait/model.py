@@ -1,0 +1,97 @@
+"""The painter: one compact feed-forward generator for every style, conditioned on the style.
+
+Designed for 2 CPU cores: the photo is brought down to 1/8 resolution in three strided
+convolutions, the work happens there (residual blocks, large receptive field at low cost), and
+nearest-neighbour upsampling + 3×3 convolutions bring it back (no transposed convolutions, so no
+checkerboard). The style is a learned embedding that modulates every layer (FiLM); blending
+styles is blending embeddings. Instance norm only where statistics are meaningful (encoder and
+body); the decoder is modulated but not normalised, which avoids instance norm's "droplets".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class FiLM(nn.Module):
+    """(Optionally instance-normalised) features scaled and shifted by a style vector."""
+
+    def __init__(self, channels: int, style_dim: int, normalise: bool) -> None:
+        super().__init__()
+        self.normalise = normalise
+        self.affine = nn.Linear(style_dim, 2 * channels)
+        nn.init.zeros_(self.affine.weight)
+        nn.init.zeros_(self.affine.bias)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if self.normalise:
+            x = F.instance_norm(x, eps=1e-5)
+        gamma, beta = self.affine(style)[:, :, None, None].chunk(2, dim=1)
+        return x * (1 + gamma) + beta
+
+
+class ConvFiLM(nn.Module):
+    """3×3 convolution → FiLM → ReLU (the activation is optional for residual outputs)."""
+
+    def __init__(self, cin: int, cout: int, style_dim: int, stride: int = 1,
+                 normalise: bool = True, activate: bool = True) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, stride, 1, padding_mode="reflect")
+        self.film = FiLM(cout, style_dim, normalise)
+        self.activate = activate
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        x = self.film(self.conv(x), style)
+        return F.relu(x) if self.activate else x
+
+
+class ResBlock(nn.Module):
+    def __init__(self, channels: int, style_dim: int) -> None:
+        super().__init__()
+        self.a = ConvFiLM(channels, channels, style_dim)
+        self.b = ConvFiLM(channels, channels, style_dim, activate=False)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        return x + self.b(self.a(x, style), style)
+
+
+class Generator(nn.Module):
+    """Image in [-1, 1] (N×3×H×W, H and W multiples of 8) → painted image in [-1, 1]."""
+
+    def __init__(self, styles: Sequence[str], width: int = 24, blocks: int = 4, style_dim: int = 64) -> None:
+        super().__init__()
+        self.styles = list(styles)
+        self.config = {"width": width, "blocks": blocks, "style_dim": style_dim}
+        w = width
+        self.embedding = nn.Parameter(torch.randn(len(self.styles), style_dim))
+        self.encoder = nn.ModuleList([ConvFiLM(3, w, style_dim, stride=2),
+                                      ConvFiLM(w, 2 * w, style_dim, stride=2),
+                                      ConvFiLM(2 * w, 4 * w, style_dim, stride=2)])
+        self.body = nn.ModuleList([ResBlock(4 * w, style_dim) for _ in range(blocks)])
+        self.decoder = nn.ModuleList([ConvFiLM(4 * w, 2 * w, style_dim, normalise=False),
+                                      ConvFiLM(2 * w, w, style_dim, normalise=False)])
+        self.out = nn.Conv2d(w, 3, 3, 1, 1, padding_mode="reflect")
+
+    def style_vector(self, weights: torch.Tensor) -> torch.Tensor:
+        """Style embedding for per-image mixing weights (N × n_styles; one-hot picks a style)."""
+        return weights.to(self.embedding.dtype) @ self.embedding
+
+    def one_hot(self, names: Sequence[str]) -> torch.Tensor:
+        """Mixing weights selecting one named style per image."""
+        index = torch.tensor([self.styles.index(name) for name in names])
+        return F.one_hot(index, len(self.styles)).float()
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        style = self.style_vector(weights)
+        for layer in self.encoder:
+            x = layer(x, style)
+        for block in self.body:
+            x = block(x, style)
+        for layer in self.decoder:
+            x = layer(F.interpolate(x, scale_factor=2.0, mode="nearest"), style)
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        return torch.tanh(self.out(x))

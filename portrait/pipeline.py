@@ -1,0 +1,95 @@
+"""The in-memory pipeline: image in → faces found → aligned → painted. Nothing touches the disk.
+
+:class:`Painter` loads MTCNN and the generator once; every call after that is a plain function of
+the image, so the app, the benchmark and a live video loop all share the same code path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from portrait.align import Alignment, align_face
+from portrait.detect import Face, FaceDetector
+from portrait.inputs import InputError, load_image
+from portrait.styles import WEIGHTS, available_styles, load_generator
+
+NO_FACE = ("No face found. Face the camera, move a little closer and make sure your face is well lit.")
+
+
+def bf16_supported() -> bool:
+    """bf16 pays off only with native AVX-512 BF16 / AMX; elsewhere it is emulated and slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return torch.backends.mkldnn.is_available() and ("avx512_bf16" in flags or "amx_bf16" in flags)
+
+
+@dataclass(frozen=True)
+class Portrait:
+    """One painted face and everything needed to show it or paste it back into the photo."""
+
+    face: Face
+    alignment: Alignment
+    aligned: np.ndarray  #: the photo in portrait framing, H×W×3 uint8
+    painted: np.ndarray  #: the portrait, H×W×3 uint8
+
+
+class Painter:
+    """Detector + generator, ready to paint. Build once per process."""
+
+    def __init__(self, weights: Path = WEIGHTS, size: int = 512, threads: int | None = None,
+                 bf16: bool | None = None) -> None:
+        torch.set_num_threads(threads or min(4, os.cpu_count() or 1))
+        self.size = size
+        self.detector = FaceDetector()
+        self.generator = load_generator(weights).to(memory_format=torch.channels_last)
+        self.styles = available_styles(self.generator)
+        self.bf16 = bf16_supported() if bf16 is None else bf16
+
+    def style_weights(self, style: str | Mapping[str, float]) -> torch.Tensor:
+        """Mixing weights for one style name, or a blend such as ``{"oil": 0.7, "ink": 0.3}``."""
+        blend = {style: 1.0} if isinstance(style, str) else dict(style)
+        unknown = [name for name in blend if name not in self.styles]
+        if unknown or not blend:
+            raise InputError(f"Unknown style {', '.join(unknown) or '(none)'}. "
+                             f"Choose one of: {', '.join(self.styles)}.")
+        total = sum(blend.values()) or 1.0
+        return torch.tensor([[blend.get(name, 0.0) / total for name in self.generator.styles]])
+
+    @torch.inference_mode()
+    def paint(self, aligned: np.ndarray, style: str | Mapping[str, float]) -> np.ndarray:
+        """Repaint an aligned H×W×3 uint8 frame (H, W multiples of 8) in ``style``."""
+        weights = self.style_weights(style)
+        x = torch.from_numpy(aligned).permute(2, 0, 1)[None].float().div(127.5).sub(1)
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
+            y = self.generator(x, weights)
+        return y[0].float().add(1).mul(127.5).clamp(0, 255).round().byte().permute(1, 2, 0).numpy()
+
+    def find_faces(self, image: Image.Image) -> list[Face]:
+        """Faces in the image, largest first; raises InputError with a helpful hint when none."""
+        faces = self.detector(image)
+        if not faces:
+            raise InputError(NO_FACE)
+        return faces
+
+    def __call__(self, data, style: str | Mapping[str, float] = "oil",
+                 which: int | None = 0) -> list[Portrait]:
+        """Paint face number ``which`` (0 = largest) of any image input, or every face if None."""
+        image = load_image(data)
+        faces = self.find_faces(image)
+        chosen = faces if which is None else [faces[min(which, len(faces) - 1)]]
+        return [self.portrait(image, face, style) for face in chosen]
+
+    def portrait(self, image: Image.Image, face: Face, style: str | Mapping[str, float]) -> Portrait:
+        """Align one detected face of a decoded image and paint it."""
+        aligned, alignment = align_face(image, face.landmarks, self.size)
+        return Portrait(face, alignment, aligned, self.paint(aligned, style))

@@ -1,0 +1,55 @@
+"""Losses for the painters, each relative (≈1 for a bad match, 0 for a perfect one).
+
+Normalising every term by the size of its target keeps the weights readable and lets one set of
+weights serve VGG features of very different magnitudes and every style.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from training.vgg import LAYERS
+
+CONTENT_LAYERS = ("relu3_3", "relu4_3")
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """Channel correlations (N×C×C), the texture statistics of Gatys et al., in fp32."""
+    n, c, h, w = features.shape
+    flat = features.float().reshape(n, c, h * w)
+    return flat @ flat.transpose(1, 2) / (h * w)
+
+
+def relative(error: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """‖error‖² / ‖target‖² for each image of the batch."""
+    dims = tuple(range(1, error.dim()))
+    return error.float().pow(2).sum(dims) / target.float().pow(2).sum(dims).clamp_min(1e-8)
+
+
+def content_loss(out: dict[str, torch.Tensor], photo: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Keep the person: the painting's deep VGG features should match the photo's."""
+    return sum(relative(out[k] - photo[k], photo[k]).mean() for k in CONTENT_LAYERS) / len(CONTENT_LAYERS)
+
+
+def style_loss(out: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Brushwork, palette and paper: Gram matrices against a real painting of the chosen style.
+
+    Per image, so that each image of a batch can be held to its own style's target and weight.
+    """
+    return sum(relative(gram(out[k]) - targets[k], targets[k]) for k in LAYERS) / len(LAYERS)
+
+
+def luminance(image: torch.Tensor) -> torch.Tensor:
+    return (0.299 * image[:, 0] + 0.587 * image[:, 1] + 0.114 * image[:, 2])[:, None]
+
+
+def light_loss(out: torch.Tensor, photo: torch.Tensor, scale: int = 8) -> torch.Tensor:
+    """Keep the lighting: blurred luminance of painting and photo should agree (colour is free)."""
+    return F.l1_loss(F.avg_pool2d(luminance(out), scale), F.avg_pool2d(luminance(photo), scale))
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Total variation: discourages isolated noisy pixels."""
+    return ((image[..., 1:, :] - image[..., :-1, :]).abs().mean()
+            + (image[..., :, 1:] - image[..., :, :-1]).abs().mean())

