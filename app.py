@@ -57,7 +57,8 @@ def face_choices(count: int) -> list[str]:
 def build(painter: Painter) -> gr.Blocks:
     """The page: webcam/upload on the left, the photo as framed and its portrait on the right."""
     styles = painter.styles
-    with gr.Blocks(title="Portrait studio") as demo:
+    # delete_cache is the backstop: uploads are deleted as soon as they are read (see receive).
+    with gr.Blocks(title="Portrait studio", delete_cache=(60, 60)) as demo:
         photo_state = gr.State(None, time_to_live=SESSION_SECONDS)
         gr.Markdown("# Portrait studio\nTake a selfie or upload a photo, pick a style, and see "
                     "yourself repainted as a classical portrait.")
@@ -123,11 +124,12 @@ def build(painter: Painter) -> gr.Blocks:
         outputs = [original, portrait, face, status]
         common = dict(concurrency_limit=CONCURRENCY, concurrency_id="paint", show_progress="minimal")
         camera.input(receive, [camera, style, face], [photo_state, *outputs], preprocess=False,
-                     postprocess=False, **common)
+                     postprocess=False, api_name="paint", **common)
         for trigger in (paint.click, style.change, face.input):
-            trigger(repaint, [photo_state, style, face], outputs, postprocess=False, **common)
+            trigger(repaint, [photo_state, style, face], outputs, postprocess=False,
+                    api_visibility="private", **common)
         style.change(lambda name: gr.update(info=DESCRIPTIONS[name]), style, style, queue=False,
-                     show_api=False)
+                     api_visibility="private")
     return demo
 
 
@@ -143,11 +145,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # no request lines in the log
     painter = Painter()
+    log.info("portrait studio ready: styles %s, cache in RAM at %s", ", ".join(painter.styles), CACHE)
     demo = build(painter)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
-                max_file_size=MAX_FILE_BYTES, delete_cache=(60, 120), show_error=False,
+                max_file_size=MAX_FILE_BYTES, show_error=False,
                 run_history=False)
 
 

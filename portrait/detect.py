@@ -59,5 +59,5 @@ class FaceDetector:
         # MTCNN reports boxes in the small copy's pixels; map back with the actual resize ratio.
         sx, sy = image.width / small.width, image.height / small.height
         faces = [Face(box=box * [sx, sy, sx, sy], landmarks=pts * [sx, sy], score=float(score))
-                 for box, pts, score in zip(boxes, points, scores) if score >= self.min_score]
+                 for box, pts, score in zip(boxes, points, scores, strict=True) if score >= self.min_score]
         return sorted(faces, key=lambda face: -(face.box[2] - face.box[0]) * (face.box[3] - face.box[1]))
