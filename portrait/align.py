@@ -2,7 +2,7 @@
 
 MTCNN only gives landmarks; this module solves the least-squares similarity transform (Umeyama)
 from them onto :func:`portrait_template`, and warps with it. Outside the photo the frame is
-filled with a blurred reflection, never black, so a tight selfie still gets shoulders and a
+filled with the photo's edge colours, smeared and blurred, never black, so a tight selfie still gets shoulders and a
 background to paint. The transform is returned so that a portrait can be pasted back.
 """
 
@@ -109,15 +109,18 @@ def align_face(image: Image.Image, landmarks: np.ndarray, size: int = 512) -> tu
     theta = _normaliser(crop.width, crop.height) @ to_crop @ np.linalg.inv(_normaliser(size, size))
     grid = F.affine_grid(torch.from_numpy(theta[:2]).float()[None], [1, 3, size, size],
                          align_corners=False)
-    warped = F.grid_sample(source, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    warped = F.grid_sample(source, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
-    # Outside the photo, replace the mirror image by a soft blur of it: reads as background.
+    # Outside the photo the border pixels are smeared outwards; blur them into a soft background
+    # (a mirror image would paint ghost faces beside a tight selfie).
     inside = ((grid.abs() <= 1).all(-1)).float()[:, None]
     if inside.min() < 1:
-        k = max(3, size // 16) | 1
-        blurred = F.interpolate(F.avg_pool2d(warped, k, stride=k // 2 or 1, padding=k // 2),
+        k = max(4, size // 16)
+        coarse = F.avg_pool2d(warped, k, stride=k)
+        blurred = F.interpolate(F.avg_pool2d(coarse, 5, stride=1, padding=2, count_include_pad=False),
                                 size=(size, size), mode="bilinear", align_corners=False)
-        soft = F.avg_pool2d(inside, 9, stride=1, padding=4)
+        soft = F.interpolate(F.avg_pool2d(inside, k // 2, stride=k // 2), size=(size, size),
+                             mode="bilinear", align_corners=False)
         warped = warped * soft + blurred * (1 - soft)
     out = warped[0].permute(1, 2, 0).clamp(0, 255).round().to(torch.uint8).numpy()
     return out, alignment

@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 #: Largest image we agree to decode (a 12000×9000 scan is 108 MP; beyond this it is a bomb).
 MAX_PIXELS = 120_000_000
@@ -27,6 +27,12 @@ MIN_SIDE = 32
 
 # Pillow's own guard, for any other code path that decodes (it raises above 2× this).
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+#: The containers browsers, phones and cameras actually send. Pillow's rarer decoders (EPS runs
+#: Ghostscript; PSD, TGA, PCX, SGI, FLI...) are where its security fixes cluster, so a file is only
+#: ever tried against these. ``Image.open`` fails on a name it does not know, hence the filter.
+Image.init()
+FORMATS = tuple(name for name in ("JPEG", "PNG", "WEBP", "GIF", "AVIF", "BMP", "TIFF", "ICO")
+                if name in Image.OPEN)
 
 
 class InputError(ValueError):
@@ -34,6 +40,8 @@ class InputError(ValueError):
 
 
 NOT_AN_IMAGE = "This file isn't an image we can read. Please use a JPEG, PNG, WebP or GIF photo."
+DAMAGED = "This image file is damaged or incomplete. Please try another photo."
+TOO_LARGE = "That image is too large to process. Please use a photo under 100 megapixels."
 
 
 def load_image(data: bytes | bytearray | str | os.PathLike | Image.Image | np.ndarray | None) -> Image.Image:
@@ -46,9 +54,9 @@ def load_image(data: bytes | bytearray | str | os.PathLike | Image.Image | np.nd
     if data is None:
         raise InputError("No image received. Take a photo with the webcam or choose a file.")
     if isinstance(data, np.ndarray):
-        return _finish(Image.fromarray(_array_to_uint8(data)))
+        return _decode(Image.fromarray(_array_to_uint8(data)))
     if isinstance(data, Image.Image):
-        return _finish(_decode(data))
+        return _decode(data)
     if isinstance(data, (str, os.PathLike)):
         path = Path(data)
         if not path.is_file():
@@ -61,10 +69,18 @@ def load_image(data: bytes | bytearray | str | os.PathLike | Image.Image | np.nd
     if len(data) > MAX_FILE_BYTES:
         raise InputError(_too_big_bytes(len(data)))
     try:
-        image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        with warnings.catch_warnings():
+            # Between 1× and 2× MAX_PIXELS Pillow only warns; _decode refuses those with their size.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
+    except (Image.DecompressionBombError, MemoryError) as error:  # a header claiming gigapixels
+        raise InputError(TOO_LARGE) from error
+    except Exception as error:
+        # Any exception while parsing untrusted bytes means "not a file we can read": Pillow's
+        # plugins raise UnidentifiedImageError, but malformed headers also give struct.error,
+        # IndexError, KeyError, RuntimeError (AVIF)...
         raise InputError(NOT_AN_IMAGE) from error
-    return _finish(_decode(image))
+    return _decode(image)
 
 
 def _too_big_bytes(size: int) -> str:
@@ -73,27 +89,53 @@ def _too_big_bytes(size: int) -> str:
 
 
 def _decode(image: Image.Image) -> Image.Image:
-    """Check the declared size, then decode the first frame upright (bounded by MAX_PIXELS)."""
-    width, height = image.size
-    if width * height > MAX_PIXELS:
-        raise InputError(f"That image is {width}×{height} pixels, too large to process. "
-                         "Please use a photo under 100 megapixels.")
+    """Check the declared size, then decode the first frame upright, in RGB, at working size."""
+    _check_size(*image.size)  # before a single pixel is decoded: bombs and slivers cost nothing
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             if getattr(image, "is_animated", False):
                 image.seek(0)
-            if image.format == "JPEG":
+            if image.format in ("JPEG", "MPO"):
                 # Let libjpeg decode at a reduced scale: a 12 MP photo decodes 4-8× faster.
                 image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
             image.load()
             image = ImageOps.exif_transpose(image)
-    except InputError:
-        raise
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as error:
-        raise InputError("This image file is damaged or incomplete. Please try another photo.") from error
-    return _to_rgb(image)
+            if image.mode == "1":
+                image = image.convert("L")  # bilevel images resize by nearest neighbour only
+            if image.mode in ("L", "RGB", "CMYK"):
+                # Shrink before any colour work: a 100 MP scan then costs its decoded size once,
+                # not again as 4-byte-per-pixel RGB.
+                _shrink(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError) as error:
+        raise InputError(TOO_LARGE) from error
+    except Exception as error:
+        # Decoders of untrusted data fail in many ways (OSError for truncation, but also
+        # SyntaxError, struct.error, RuntimeError from libavif...): all mean a broken file.
+        raise InputError(DAMAGED) from error
+    image = _to_rgb(image)
+    _shrink(image)
+    return image
+
+
+def _check_size(width: int, height: int) -> None:
+    """Refuse sizes that cannot be a photo of a face, with a message saying what to do instead."""
+    if width * height > MAX_PIXELS:
+        raise InputError(f"That image is {width}×{height} pixels, too large to process. "
+                         "Please use a photo under 100 megapixels.")
+    if min(width, height) < MIN_SIDE:
+        raise InputError(f"That image is only {width}×{height} pixels. "
+                         "Please use a photo at least 64 pixels on each side.")
+    if min(width, height) * min(1.0, WORKING_SIDE / max(width, height)) < MIN_SIDE:
+        # A 20000×100 strip: fitted to the working size, it is 8 pixels tall.
+        raise InputError(f"That image is {width}×{height} pixels, too long and thin to hold a face. "
+                         "Please crop it closer to the face.")
+
+
+def _shrink(image: Image.Image) -> None:
+    """Fit ``image`` in place within WORKING_SIDE: later stages then cost the same for every camera."""
+    if max(image.size) > WORKING_SIDE:
+        image.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -124,14 +166,3 @@ def _array_to_uint8(array: np.ndarray) -> np.ndarray:
     elif array.size and np.nanmax(array) > 255:
         array = array * (255.0 / np.nanmax(array))
     return np.clip(np.nan_to_num(array), 0, 255).astype(np.uint8)
-
-
-def _finish(image: Image.Image) -> Image.Image:
-    """Reject images too small to hold a face, shrink large ones to the working size."""
-    image = _to_rgb(image)
-    if min(image.size) < MIN_SIDE:
-        raise InputError(f"That image is only {image.width}×{image.height} pixels. "
-                         "Please use a photo at least 64 pixels on each side.")
-    if max(image.size) > WORKING_SIDE:
-        image.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return image

@@ -72,7 +72,7 @@ class Painter:
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
             y = self.generator(x, weights)
-        return y[0].float().add(1).mul(127.5).clamp(0, 255).round().byte().permute(1, 2, 0).numpy()
+        return np.ascontiguousarray(y[0].float().add(1).mul(127.5).clamp(0, 255).round().byte().permute(1, 2, 0))
 
     def find_faces(self, image: Image.Image) -> list[Face]:
         """Faces in the image, largest first; raises InputError with a helpful hint when none."""

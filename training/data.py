@@ -26,7 +26,7 @@ from portrait.detect import FaceDetector
 from portrait.inputs import InputError, load_image
 
 #: Side of the cached aligned images; training crops are taken from rescaled copies of these.
-ALIGNED_SIDE = 320
+ALIGNED_SIDE = 384
 TEXTURE_SIDE = 512
 HELD_OUT_PERCENT = 10
 #: Licence notes that keep a painting out of published weights.

