@@ -25,10 +25,17 @@ EYE_DISTANCE = 0.16
 EYE_LINE = 0.38
 
 
+def _symmetric(points: np.ndarray) -> np.ndarray:
+    """Mirror-average a 5-point template so the eyes and mouth corners are exactly level."""
+    mirrored = points[[1, 0, 2, 4, 3]] * [-1, 1] + [2 * points[2, 0], 0]
+    return (points + mirrored) / 2
+
+
 def portrait_template(size: int) -> np.ndarray:
     """The five landmark positions, in pixels, of a face framed as a bust in a ``size``² square."""
-    eyes = _ARCFACE[:2].mean(axis=0)
-    unit = (_ARCFACE - eyes) / np.linalg.norm(_ARCFACE[1] - _ARCFACE[0]) * EYE_DISTANCE
+    face = _symmetric(_ARCFACE)
+    eyes = face[:2].mean(axis=0)
+    unit = (face - eyes) / np.linalg.norm(face[1] - face[0]) * EYE_DISTANCE
     return (unit + [0.5, EYE_LINE]) * size
 
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
+from skimage import data
 
 CHROMIUM = "/usr/bin/chromium"
 #: The app paints on a loaded 2-core CPU: give a painting this long before calling it stuck.
@@ -30,8 +31,6 @@ BT601 = np.array([[0.256788, 0.504129, 0.097906],
 
 def write_fake_webcam(path: Path) -> Path:
     """Write a one-frame 640×480 .y4m with the astronaut's face, for Chromium's fake camera."""
-    from skimage import data
-
     canvas = Image.new("RGB", (640, 480), (40, 40, 40))
     canvas.paste(Image.fromarray(data.astronaut()).resize((480, 480)), (80, 0))
     ycc = np.asarray(canvas, dtype=np.float64) @ BT601.T + [16, 128, 128]
@@ -95,6 +94,10 @@ class Studio:
         """Switch the photo component to upload and choose ``path`` in its file input."""
         self.switch_to_upload()
         self.page.locator("#photo input[type=file]").set_input_files(path)
+
+    def remove_photo(self) -> None:
+        """Press the × on the photo, as a visitor does to take their picture back."""
+        self.page.locator("#photo button[aria-label='Remove Image']").click()
 
     def choose_style(self, name: str) -> None:
         self.page.locator("#style").get_by_label(name, exact=True).check()

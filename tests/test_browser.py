@@ -76,8 +76,18 @@ def test_bad_upload_shows_a_friendly_message(studio: Studio, tmp_path: Path) -> 
     assert studio.foreign_requests() == []
 
 
-@pytest.mark.xfail(strict=True, reason="switching the photo source fires camera.input with no photo and "
-                   "receive() answers with a 'No image received' warning; see the proposed app.py fix")
+def test_removing_the_photo_forgets_it(studio: Studio) -> None:
+    studio.capture_webcam()
+    studio.wait_for_image("portrait")
+    studio.remove_photo()
+    # Pressing Paint now must not paint the removed photo: the server no longer holds it.
+    studio.paint()
+    studio.wait_for_status(NO_PHOTO_YET)
+    assert studio.shown("original") is None and studio.shown("portrait") is None
+
+
+@pytest.mark.xfail(strict=True, reason="app.py listens to camera.input, which also fires with no photo when "
+                   "the source is switched; camera.upload + camera.clear would not warn")
 def test_switching_to_upload_raises_no_warning(studio: Studio) -> None:
     studio.switch_to_upload()
     # Paint with no photo: its answer comes after any event the switch queued (one FIFO queue).

@@ -7,6 +7,7 @@ that subset, since a leak per bad upload would take a public demo down within a 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -37,52 +38,87 @@ def assert_human(message: str) -> None:
     assert not LEAKS.search(message), f"message leaks internals: {message!r}"
 
 
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  #: "portrait" or "message"
+    detail: str  #: the message, or what was painted
+    faces: int = 0
+
+
 @dataclass
 class Tally:
     """Outcomes per expectation, printed at the end so the lead can read the corpus at a glance."""
 
-    outcomes: Counter = field(default_factory=Counter)
+    counts: Counter = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
 
-    def add(self, case: corpus.Case, outcome: str, detail: str) -> None:
-        self.outcomes[case.expect, outcome] += 1
+    def add(self, case: corpus.Case, outcome: Outcome) -> None:
+        self.counts[case.expect, outcome.kind] += 1
         if case.expect == "either":
-            self.notes.append(f"  {case.name}: {outcome} ({detail})")
+            self.notes.append(f"  {case.name}: {outcome.kind} ({outcome.detail})")
 
     def report(self, title: str) -> str:
-        total = sum(self.outcomes.values())
-        counts = ", ".join(f"{expect}→{outcome}: {count}"
-                           for (expect, outcome), count in sorted(self.outcomes.items()))
+        total = sum(self.counts.values())
+        counts = ", ".join(f"{expect}→{kind}: {n}" for (expect, kind), n in sorted(self.counts.items()))
         return "\n".join([f"{title}: {total} cases; {counts}", *self.notes])
 
 
-@pytest.fixture(scope="module")
-def tally() -> Iterator[Tally]:
-    result = Tally()
-    yield result
-    print("\n" + result.report("hostile corpus, library route"))
+def check(case: corpus.Case, outcome: Outcome, tally: Tally) -> None:
+    """The outcome is what the case expects; messages are human; group photos offer every face."""
+    tally.add(case, outcome)
+    if outcome.kind == "message":
+        assert_human(outcome.detail)
+    else:
+        assert outcome.faces >= case.faces, f"{outcome.faces} faces found, expected {case.faces}"
+    assert case.expect in ("either", outcome.kind), f"expected {case.expect}, got {outcome}"
 
 
-def paint_or_explain(painter, case: corpus.Case, folder: Path) -> tuple[str, str]:
-    """Run one upload the way the app does: decode, find faces, paint the largest."""
+def paint_largest(painter, image) -> Outcome:
+    """Find the faces and paint the largest, as the app does for a new photo."""
     try:
-        image = load_image(case.write(folder) if case.as_file else case.data)
         faces = painter.find_faces(image)
-        painted = painter.portrait(image, faces[0], painter.styles[0]).painted
     except InputError as error:
-        assert_human(str(error))
-        return "message", str(error)
-    assert painted.dtype == np.uint8 and painted.ndim == 3 and painted.shape[2] == 3
-    assert len(faces) >= case.faces, f"{len(faces)} faces found, expected at least {case.faces}"
-    return "portrait", f"{len(faces)} face{'s' * (len(faces) > 1)}, {image.width}×{image.height}"
+        return Outcome("message", str(error))
+    painted = painter.portrait(image, faces[0], painter.styles[0]).painted
+    assert painted.dtype == np.uint8 and painted.ndim == 3 and painted.shape[2] == 3, painted.shape
+    return Outcome("portrait", f"{len(faces)} face(s) in {image.width}×{image.height}", len(faces))
+
+
+class Library:
+    """The library route: ``load_image``, then the painter.
+
+    A fifth of the corpus decodes to pixels an earlier case already produced (lossless containers,
+    metadata variants). Past decoding the pipeline is a pure function of the pixels, so those
+    cases reuse the earlier outcome rather than spend a CPU-second each learning nothing.
+    """
+
+    def __init__(self, painter) -> None:
+        self.painter = painter
+        self.seen: dict[bytes, Outcome] = {}
+
+    def run(self, case: corpus.Case, folder: Path) -> Outcome:
+        try:
+            image = load_image(case.write(folder) if case.as_file else case.data)
+        except InputError as error:
+            return Outcome("message", str(error))
+        key = hashlib.sha1(repr(image.size).encode() + image.tobytes()).digest()
+        if key not in self.seen:
+            self.seen[key] = paint_largest(self.painter, image)
+        return self.seen[key]
+
+
+@pytest.fixture(scope="module")
+def library(painter) -> Iterator[tuple[Library, Tally]]:
+    tally = Tally()
+    yield Library(painter), tally
+    print("\n" + tally.report("hostile corpus, library route"))
 
 
 @pytest.mark.parametrize("name", corpus.NAMES)
-def test_library_paints_or_explains(name: str, painter, tmp_path: Path, tally: Tally) -> None:
+def test_library_paints_or_explains(name: str, library: tuple[Library, Tally], tmp_path: Path) -> None:
+    route, tally = library
     case = corpus.build(name)
-    outcome, detail = paint_or_explain(painter, case, tmp_path)
-    tally.add(case, outcome, detail)
-    assert case.expect in ("either", outcome), f"expected {case.expect}, got {outcome}: {detail}"
+    check(case, route.run(case, tmp_path), tally)
 
 
 def test_corpus_is_big_enough() -> None:
@@ -140,37 +176,33 @@ def api(server, tmp_path_factory) -> Iterator[Api]:
     print("\n" + result.tally.report("hostile corpus, server API"))
 
 
-def visit(client: Client, path: Path) -> tuple[str, str, list[str]]:
-    """Upload like the webcam/upload widget does; return the outcome, its detail and the face choices."""
+def visit(client: Client, path: Path) -> Outcome:
+    """Upload like the webcam/upload widget does and read what the page would show."""
     original, portrait, face, status = client.predict(handle_file(str(path)), "oil", "Face 1",
                                                       api_name="/paint")
     if original is None or portrait is None:
-        assert status.startswith(STATUS_PREFIX), f"no images and no status: {status!r}"
-        message = status.removeprefix(STATUS_PREFIX)
-        assert_human(message)
-        return "message", message, []
+        assert original is None and portrait is None and status.startswith(STATUS_PREFIX), status
+        return Outcome("message", status.removeprefix(STATUS_PREFIX))
     for image in (original, portrait):
         assert image["url"].startswith("data:image/webp;base64,"), str(image)[:100]
-    assert status == "" or not status.startswith(STATUS_PREFIX), status
-    choices = [choice[0] for choice in face.get("choices", [])]
-    return "portrait", f"{len(choices)} face choices", choices
+    choices = [value for _, value in face["choices"]]
+    faces = sum(choice.startswith("Face ") for choice in choices)
+    if faces > 1:  # the visitor is told, and offered each face and all of them
+        assert choices[-1] == "All faces" and status.startswith(f"{faces} faces"), (choices, status)
+    return Outcome("portrait", f"{faces} face(s) offered", faces)
 
 
 @pytest.mark.parametrize("name", API_CASES)
 def test_server_paints_or_explains(name: str, api: Api, tmp_path: Path) -> None:
     case = corpus.build(name)
-    outcome, detail, choices = visit(api.client, case.write(tmp_path))
-    api.tally.add(case, outcome, detail)
-    assert case.expect in ("either", outcome), f"expected {case.expect}, got {outcome}: {detail}"
-    if outcome == "portrait" and case.faces > 1:
-        assert len(choices) > case.faces and choices[-1] == "All faces", choices
+    check(case, visit(api.client, case.write(tmp_path)), api.tally)
 
 
 def test_server_survives_the_corpus(api: Api, server, tmp_path: Path) -> None:
     """Still up, still painting, and not holding on to what the bombs and giants made it allocate."""
     assert server.process.poll() is None, "the server died"
-    outcome, detail, _ = visit(api.client, corpus.build("jpeg-bytes-not-file").write(tmp_path))
-    assert outcome == "portrait", detail
+    outcome = visit(api.client, corpus.build("jpeg-bytes-not-file").write(tmp_path))
+    assert outcome.kind == "portrait", outcome
     after = rss(server)
     print(f"\nserver RSS after warm-up {api.warm_rss / 2**20:.0f} MB, "
           f"after {len(API_CASES)} hostile uploads {after / 2**20:.0f} MB")

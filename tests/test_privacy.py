@@ -16,7 +16,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -31,12 +32,10 @@ TRACED = "openat,open,creat,rename,renameat,renameat2,link,linkat"
 API_CALLS = 3
 #: Time for anything the app would delete late (it deletes uploads as soon as it reads them).
 SETTLE_SECONDS = 3
+#: tmpfs: the app's private cache lives here by design, and test (b) checks that it empties.
 RAM_DISK = "/dev/shm/"
-#: Where the server may open files for writing without storing anything persistent.
-ALLOWED_WRITES = (
-    RAM_DISK,  # tmpfs: the app's private cache lives here by design; test (b) checks it empties
-    "/dev/null",  # the bit bucket (subprocess output redirects): stores nothing
-)
+#: The bit bucket (subprocess output redirects): a device that stores nothing.
+DEVICES = {"/dev/null"}
 #: Python's bytecode cache (``x.cpython-311.pyc`` written as ``x.cpython-311.pyc.<n>`` then renamed):
 #: compiled source code, written whenever a module changed since the last run; never user data.
 BYTECODE = re.compile(r"/__pycache__/[^/]+\.pyc(\.\d+)?$")
@@ -62,7 +61,16 @@ class TracedServer(Server):
         """SIGTERM the app itself, as a process manager would; strace exits with its last tracee."""
         if self.process.poll() is None:
             os.kill(self.pid, signal.SIGTERM)
-            self.process.wait(30)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                kill_group(self.process)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL strace and the app under it (started in their own session, so nothing else)."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(10)
 
 
 def start_traced_server(folder: Path, timeout: float = 180) -> TracedServer:
@@ -75,14 +83,15 @@ def start_traced_server(folder: Path, timeout: float = 180) -> TracedServer:
     command = ["strace", "-f", "-y", "--seccomp-bpf", "-e", f"trace={TRACED}", "-o", str(trace),
                sys.executable, str(ROOT / "app.py"), "--port", str(port)]
     with open(log, "w") as handle:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         started = re.search(r"cache in RAM at /dev/shm/portrait-studio-(\d+)", log.read_text())
         if started and "Running on" in log.read_text() and _answers(port):
             return TracedServer(f"http://127.0.0.1:{port}/", process, log, int(started[1]), trace)
         time.sleep(0.5)
-    process.kill()
+    kill_group(process)
     raise RuntimeError(f"app.py under strace did not start:\n{log.read_text()}")
 
 
@@ -108,8 +117,7 @@ def send_through_api(server: Server, photo: Path, not_a_photo: Path) -> None:
     """Paint through the public HTTP API a few times, and send it one file that is no image."""
     client = Client(server.url, verbose=False)
     for _ in range(API_CALLS):
-        _, portrait, _, status = client.predict(handle_file(str(photo)), "oil", "Face 1",
-                                                       api_name="/paint")
+        _, portrait, _, status = client.predict(handle_file(str(photo)), "oil", "Face 1", api_name="/paint")
         assert portrait["url"].startswith("data:image/") and status == "", status
     *_, status = client.predict(handle_file(str(not_a_photo)), "oil", "Face 1", api_name="/paint")
     assert "isn't an image" in status
@@ -144,8 +152,8 @@ class Run:
     dead_cache: Path  #: cache folder of a server killed with -9 just before this one started
     images_while_running: list[Path]
     cache_left_after_sigterm: bool
-    trace: str
-    log: str
+    trace: str = field(repr=False)
+    log: str = field(repr=False)
 
 
 @pytest.fixture(scope="module")
@@ -155,9 +163,13 @@ def run(tmp_path_factory: pytest.TempPathFactory, astronaut: Image.Image) -> Ite
     photo, not_a_photo = folder / "astronaut.jpg", folder / "x.jpg"
     photo.write_bytes(jpeg_bytes(astronaut))
     not_a_photo.write_text("This is a text file with an image's name.\n")
-    dead_cache = crash(start_server(folder / "crashed.log"), photo.read_bytes())
-    server = start_traced_server(folder)
-    try:
+    with ExitStack() as cleanup:
+        dead_cache = crash(start_server(folder / "crashed.log"), photo.read_bytes())
+        # Never leave a test photo in RAM, pass or fail.
+        cleanup.callback(shutil.rmtree, dead_cache, ignore_errors=True)
+        server = start_traced_server(folder)
+        cleanup.callback(shutil.rmtree, server.cache, ignore_errors=True)
+        cleanup.callback(server.stop)
         send_through_api(server, photo, not_a_photo)
         send_through_browser(server, photo, folder)
         time.sleep(SETTLE_SECONDS)
@@ -165,10 +177,6 @@ def run(tmp_path_factory: pytest.TempPathFactory, astronaut: Image.Image) -> Ite
         server.stop()
         yield Run(server, dead_cache, images, server.cache.exists(), server.trace.read_text(),
                   server.log.read_text())
-    finally:
-        server.stop()
-        for cache in (dead_cache, server.cache):  # never leave a test photo in RAM, pass or fail
-            shutil.rmtree(cache, ignore_errors=True)
 
 
 # --- (a) the syscall trace ------------------------------------------------------------------------
@@ -183,7 +191,7 @@ def complete_calls(trace: str) -> list[str]:
     pending: dict[str, str] = {}
     calls = []
     for line in trace.splitlines():
-        pid = line.split(maxsplit=1)[0]
+        pid = line.partition(" ")[0]
         if line.endswith("<unfinished ...>"):
             pending[pid] = line.removesuffix("<unfinished ...>").rstrip()
         elif "resumed>" in line:
@@ -216,7 +224,8 @@ def absolute(directory: str, path: str) -> str:
 
 
 def harmless(path: str) -> bool:
-    return path.startswith(ALLOWED_WRITES) or bool(BYTECODE.search(path))
+    """The allowlist: writes that put nothing on persistent disk, or nothing of a visitor's."""
+    return path.startswith(RAM_DISK) or path in DEVICES or bool(BYTECODE.search(path))
 
 
 def test_server_writes_nothing_outside_ram(run: Run) -> None:
@@ -231,11 +240,12 @@ def test_server_writes_nothing_outside_ram(run: Run) -> None:
 # --- (b) (c) (d) the in-RAM cache -----------------------------------------------------------------
 
 def test_cache_holds_no_image_once_photos_are_read(run: Run) -> None:
-    assert run.images_while_running == []
+    assert run.images_while_running == [], "photos left in the cache:\n" + "\n".join(
+        map(str, run.images_while_running))
 
 
 def test_sigterm_removes_the_cache(run: Run) -> None:
-    assert not run.cache_left_after_sigterm
+    assert not run.cache_left_after_sigterm, f"{run.server.cache} survived SIGTERM"
 
 
 def test_restart_removes_the_cache_of_a_killed_server(run: Run) -> None:
@@ -250,7 +260,7 @@ LOOPBACK_PORT = re.compile(r"127\.0\.0\.1:(\d+)")
 
 
 def test_log_holds_no_image_data_or_client_address(run: Run) -> None:
-    assert "data:image" not in run.log
+    assert "data:image" not in run.log, "a data URL reached the log"
     assert not BASE64_BLOB.search(run.log), "a base64 blob reached the log"
     client_ports = {int(port) for port in LOOPBACK_PORT.findall(run.log)} - {run.server.port}
     assert client_ports == set(), f"client addresses in the log: {client_ports}"

@@ -105,7 +105,8 @@ def prepare(faces_dir: Path, paintings_dir: Path, cache: Path, split: str) -> Da
         texture.thumbnail((TEXTURE_SIDE, TEXTURE_SIDE), Image.Resampling.LANCZOS)
         style.textures.append(np.asarray(texture))
     for name, dataset in datasets.items():
-        dataset.faces = np.stack(face_lists[name])
+        dataset.faces = np.stack(face_lists[name]) if face_lists[name] else np.zeros(
+            (0, ALIGNED_SIDE, ALIGNED_SIDE, 3), np.uint8)
         with open(cache / f"dataset_{name}.pkl", "wb") as handle:
             pickle.dump(dataset, handle, protocol=pickle.HIGHEST_PROTOCOL)
     return datasets[split]

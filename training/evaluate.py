@@ -31,18 +31,18 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 THUMB = 192
 
 
-def face_files(folder: Path, limit: int) -> list[Path]:
+def face_files(folder: Path, limit: int, everything: bool) -> list[Path]:
     """Photos to paint: the held-out part when the folder is a manifest'ed data set."""
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if (folder / "MANIFEST.tsv").exists():
+    if (folder / "MANIFEST.tsv").exists() and not everything:
         files = [p for p in files if data.held_out(p.name)]
     step = max(1, len(files) // limit) if limit else 1
     return files[::step][:limit] if limit else files
 
 
-def held_out_paintings(folder: Path, style: str) -> list[np.ndarray]:
-    rows = [r for r in data.manifest(folder)
-            if r["style"] == style and data.usable_painting(r) and data.held_out(r["source"])]
+def held_out_paintings(folder: Path, style: str, everything: bool) -> list[np.ndarray]:
+    rows = [r for r in data.manifest(folder) if r["style"] == style and data.usable_painting(r)
+            and (everything or data.held_out(r["source"]))]
     images = []
     for row in rows:
         try:
@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--rows", type=int, default=8, help="faces on the contact sheet")
     p.add_argument("--no-identity", action="store_true", help="skip dlib (not installed)")
+    p.add_argument("--all", action="store_true",
+                   help="use every photo and painting, not only the held-out part (for folders "
+                        "the generator never trained on)")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     identity = None if args.no_identity else metrics.IdentityModel()
     scores: dict[str, dict[str, list[float]]] = {s: {} for s in styles}
     rows, photos, portraits = [], [], {s: [] for s in styles}
-    for path in face_files(args.faces, args.limit):
+    for path in face_files(args.faces, args.limit, args.all):
         try:
             image = load_image(path)
         except InputError:
@@ -129,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     result = {key: {s: mean(scores[s][key]) for s in styles} for key in scores[styles[0]]}
     sheet_rows = rows
     if args.paintings:
-        paintings = {s: held_out_paintings(args.paintings, s) for s in styles}
+        paintings = {s: held_out_paintings(args.paintings, s, args.all) for s in styles}
         strip = [np.full((THUMB, THUMB, 3), 255, np.uint8)]
         for k in range(3):
             sheet_rows.append([strip[0], *(square(paintings[s][k]) if len(paintings[s]) > k else strip[0]

@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> None:
         step, elapsed, rng = state["step"], state["elapsed"], state["rng"]
         torch.set_rng_state(state["torch_rng"])
     bank = gram_bank(features, train, args.size, args.bank, rng)
-    preview = to_tensor(held.faces[:: max(1, len(held.faces) // 6)][:6])
+    shown = held.faces if len(held.faces) else train.faces  # tiny data sets may hold out nothing
+    preview = to_tensor(shown[:: max(1, len(shown) // 6)][:6])
     log_path = args.cache / "train_log.csv"
     new_log = not (args.resume and log_path.exists())
     log = open(log_path, "w" if new_log else "a", newline="")

