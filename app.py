@@ -75,10 +75,11 @@ def build(painter: Painter) -> gr.Blocks:
                 status = gr.Markdown("", elem_id="status")
             with gr.Column(scale=2):
                 with gr.Row():
+                    # No share button: sharing would upload the image to a third party.
                     original = gr.Image(label="Photo, framed", interactive=False, elem_id="original",
-                                        format="webp")
+                                        format="webp", buttons=["download", "fullscreen"])
                     portrait = gr.Image(label="Portrait", interactive=False, elem_id="portrait",
-                                        format="webp")
+                                        format="webp", buttons=["download", "fullscreen"])
 
         def run(image: Image.Image | None, style_name: str, which: str):
             if image is None:
@@ -115,6 +116,14 @@ def build(painter: Painter) -> gr.Blocks:
             except Exception as error:  # noqa: BLE001 — every failure becomes a message
                 return (image, *friendly(error))
 
+        def clear():
+            """The visitor removed the photo: forget it and what was painted from it."""
+            return None, None, None, gr.update(visible=False), ""
+
+        def preview(image: Image.Image | None):
+            """Show the photo from memory: its uploaded file is already deleted."""
+            return data_url(np.asarray(image)) if image is not None else None
+
         def repaint(image: Image.Image | None, style_name: str, which: str):
             try:
                 return run(image, style_name, which)
@@ -123,8 +132,12 @@ def build(painter: Painter) -> gr.Blocks:
 
         outputs = [original, portrait, face, status]
         common = dict(concurrency_limit=CONCURRENCY, concurrency_id="paint", show_progress="minimal")
-        camera.input(receive, [camera, style, face], [photo_state, *outputs], preprocess=False,
-                     postprocess=False, api_name="paint", **common)
+        # upload, not input: input also fires with no photo when the source is switched or the
+        # photo removed, and receive() would greet that with a "No image received" warning.
+        camera.upload(receive, [camera, style, face], [photo_state, *outputs], preprocess=False,
+                      postprocess=False, api_name="paint", **common).then(
+            preview, photo_state, camera, postprocess=False, queue=False, api_visibility="private")
+        camera.clear(clear, None, [photo_state, *outputs], api_visibility="private", **common)
         for trigger in (paint.click, style.change, face.input):
             trigger(repaint, [photo_state, style, face], outputs, postprocess=False,
                     api_visibility="private", **common)

@@ -160,8 +160,11 @@ def machine() -> dict:
     """What the numbers were measured on, including how busy the machine was."""
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor())
-    return {"cpu": model, "cores": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "python": platform.python_version(), "load_average": [round(x, 2) for x in os.getloadavg()]}
+    return {"cpu": model, "cores": os.cpu_count(), "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "python": platform.python_version(),
+            # Under CPU contention OpenMP's spin-waiting decides the timings: record the policy.
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def benchmark(runs: int, warmup: int, inputs: dict[str, tuple[int, int]]) -> dict:
@@ -177,11 +180,11 @@ def benchmark(runs: int, warmup: int, inputs: dict[str, tuple[int, int]]) -> dic
     frames: dict[int, np.ndarray] = {}  # the first photo's aligned frames, reused for the peer
     for name, jpeg in photos.items():
         image = load_image(jpeg)
-        faces = painters[OUTPUTS[0]].find_faces(image)
+        landmarks = painters[OUTPUTS[0]].find_faces(image)[0].landmarks
         decode = timed(lambda jpeg=jpeg: load_image(jpeg), runs, warmup)
         detect = timed(lambda image=image: painters[OUTPUTS[0]].detector(image), runs, warmup)
         for size, painter in painters.items():
-            aligned, _ = align_face(image, faces[0].landmarks, size)
+            aligned, _ = align_face(image, landmarks, size)
             painted = painter.paint(aligned, STYLE)
             # The generator and the encoder see size² frames whatever the photo: time them once.
             if size not in generate:
@@ -190,7 +193,7 @@ def benchmark(runs: int, warmup: int, inputs: dict[str, tuple[int, int]]) -> dic
                 encode[size] = timed(lambda im=painted: webp_data_url(im), runs, warmup)
             stages[f"{name}->{size}"] = {
                 "decode": decode, "detect": detect,
-                "align": timed(lambda i=image, s=size: align_face(i, faces[0].landmarks, s), runs, warmup),
+                "align": timed(lambda i=image, m=landmarks, s=size: align_face(i, m, s), runs, warmup),
                 "generate": generate[size], "encode": encode[size],
                 "end_to_end": timed(lambda p=painter, j=jpeg: webp_data_url(p(j, STYLE)[0].painted),
                                     runs, warmup)}
@@ -200,7 +203,8 @@ def benchmark(runs: int, warmup: int, inputs: dict[str, tuple[int, int]]) -> dic
     generator = painters[OUTPUTS[0]].generator
     style = painters[OUTPUTS[0]].style_weights(STYLE)
     peer = AnimeGANv2().eval().requires_grad_(False).to(memory_format=torch.channels_last)
-    peer_ms = {size: timed(lambda f=frames[size]: peer_paint(peer, f, bf16), runs, warmup) for size in OUTPUTS}
+    peer_ms = {size: timed(lambda f=frames[size]: peer_paint(peer, f, bf16), runs, warmup)
+               for size in OUTPUTS}
 
     base = next(iter(inputs))  # the headline numbers are for the webcam-sized photo
     return {
@@ -252,16 +256,19 @@ def report(result: dict) -> str:
         f"{verdict('peer_speedup_512', result['peer_speedup_512'])} |",
         f"| AnimeGANv2 generator 256², median | {peer_ms['256']['median_ms']:.1f} ms | |",
         f"| speed-up vs AnimeGANv2, 256² | {result['peer_speedup_256']:.2f}× | |",
-        f"| cold start: weights loaded / first portrait | {cold['weights_loaded_s']:.2f} s / {cold_s:.2f} s | "
-        f"{verdict('cold_start_s', cold_s)} |",
+        f"| cold start: weights loaded / first portrait | {cold['weights_loaded_s']:.2f} s / "
+        f"{cold_s:.2f} s | {verdict('cold_start_s', cold_s)} |",
         f"| peak RSS: benchmark process / fresh app process | {result['peak_rss_mb']:.0f} MB / "
         f"{cold['peak_rss_mb']:.0f} MB | {verdict('peak_rss_mb', result['peak_rss_mb'])} |",
-        f"| generator parameters, MAC per output pixel | {gen['parameters']:,}, {gen['macs_per_pixel']:,} | |",
-        f"| AnimeGANv2 parameters, MAC per output pixel | {peer['parameters']:,}, {peer['macs_per_pixel']:,} | |",
+        f"| generator parameters, MAC per output pixel | {gen['parameters']:,}, "
+        f"{gen['macs_per_pixel']:,} | |",
+        f"| AnimeGANv2 parameters, MAC per output pixel | {peer['parameters']:,}, "
+        f"{peer['macs_per_pixel']:,} | |",
         "",
         f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}, {info['threads']} threads, "
-        f"bf16 {'on' if info['bf16'] else 'off'}, style {info['style']}, {info['runs']} runs after "
-        f"{info['warmup']} warm-up; load average at the end {info['load_average']}.",
+        f"bf16 {'on' if info['bf16'] else 'off'}, OMP_WAIT_POLICY {info['omp_wait_policy']}, style "
+        f"{info['style']}, {info['runs']} runs after {info['warmup']} warm-up; load average at the end "
+        f"{info['load_average']}.",
     ]
     return "\n".join(lines)
 

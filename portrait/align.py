@@ -2,8 +2,9 @@
 
 MTCNN only gives landmarks; this module solves the least-squares similarity transform (Umeyama)
 from them onto :func:`portrait_template`, and warps with it. Outside the photo the frame is
-filled with the photo's edge colours, smeared and blurred, never black, so a tight selfie still gets shoulders and a
-background to paint. The transform is returned so that a portrait can be pasted back.
+filled with the photo's edge colours, smeared and blurred, never black, so a tight selfie
+still gets shoulders and a background to paint. The transform is returned so that a portrait
+can be pasted back.
 """
 
 from __future__ import annotations

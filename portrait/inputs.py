@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import io
 import os
+import threading
+import time
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from portrait.privacy import forget
 
 #: Largest image we agree to decode (a 12000×9000 scan is 108 MP; beyond this it is a bomb).
 MAX_PIXELS = 120_000_000
@@ -24,6 +29,8 @@ MAX_FILE_BYTES = 40 * 1024 * 1024
 WORKING_SIDE = 1600
 #: Smaller than this on either side there is no face to paint.
 MIN_SIDE = 32
+#: How long a read upload is remembered for identical uploads still waiting (see Uploads).
+TWIN_SECONDS = 120
 
 # Pillow's own guard, for any other code path that decodes (it raises above 2× this).
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -81,6 +88,57 @@ def load_image(data: bytes | bytearray | str | os.PathLike | Image.Image | np.nd
         # IndexError, KeyError, RuntimeError (AVIF)...
         raise InputError(NOT_AN_IMAGE) from error
     return _decode(image)
+
+
+class Uploads:
+    """Read each uploaded file into memory and delete it at once, yet serve its twins still queued.
+
+    Gradio stores an upload at ``<hash of its bytes>/<name>``, so two visitors sending the same
+    file, or one visitor sending it twice, share one path: once the first is read and deleted, the
+    second would find nothing ("No image received"). So the outcome of each read (photo or
+    message) is remembered, in memory only, for the last ``remember`` reads (a twin cannot wait
+    behind more than the queue holds) and at most TWIN_SECONDS.
+    """
+
+    def __init__(self, remember: int, seconds: float = TWIN_SECONDS) -> None:
+        self.remember, self.seconds = remember, seconds
+        self.recent: OrderedDict[str, tuple[float, Image.Image | str]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def read(self, path: str | None) -> Image.Image:
+        """The upload at ``path`` as :func:`load_image` gives it; the file is gone afterwards."""
+        try:
+            outcome = self._recall(path)
+            if outcome is None:
+                outcome = self._load(path)
+                self._remember(path, outcome)
+        finally:
+            forget(path)  # also after a recall: a re-upload of the same bytes recreates the file
+        if isinstance(outcome, str):
+            raise InputError(outcome)
+        return outcome
+
+    def _recall(self, path: str | None) -> Image.Image | str | None:
+        with self.lock:
+            now = time.monotonic()
+            while self.recent and now - next(iter(self.recent.values()))[0] > self.seconds:
+                self.recent.popitem(last=False)  # oldest first
+            remembered = self.recent.get(path) if path else None
+        return None if remembered is None else remembered[1]
+
+    def _remember(self, path: str | None, outcome: Image.Image | str) -> None:
+        if path:
+            with self.lock:
+                self.recent[path] = time.monotonic(), outcome
+                while len(self.recent) > self.remember:
+                    self.recent.popitem(last=False)
+
+    @staticmethod
+    def _load(path: str | None) -> Image.Image | str:
+        try:
+            return load_image(path)
+        except InputError as error:
+            return str(error)
 
 
 def _too_big_bytes(size: int) -> str:

@@ -72,7 +72,8 @@ class Painter:
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
             y = self.generator(x, weights)
-        return np.ascontiguousarray(y[0].float().add(1).mul(127.5).clamp(0, 255).round().byte().permute(1, 2, 0))
+        pixels = y[0].float().add(1).mul(127.5).clamp(0, 255).round().byte().permute(1, 2, 0)
+        return np.ascontiguousarray(pixels)
 
     def find_faces(self, image: Image.Image) -> list[Face]:
         """Faces in the image, largest first; raises InputError with a helpful hint when none."""

@@ -19,8 +19,9 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from skimage import data
 
 CHROMIUM = "/usr/bin/chromium"
-#: The app paints on a loaded 2-core CPU: give a painting this long before calling it stuck.
-PAINT_TIMEOUT_MS = 120_000
+#: The app paints, and Chromium renders, on a shared 2-core CPU: Playwright's 30 s default for a
+#: step is too short when other jobs load the machine, so every step gets this long.
+STEP_TIMEOUT_MS = 120_000
 #: Schemes that never leave the page: the app sends its images back as data: URLs.
 IN_PAGE_SCHEMES = ("data", "blob")
 #: BT.601 limited-range RGB → Y'CbCr, what Chromium assumes for an I420 .y4m capture file.
@@ -115,7 +116,7 @@ class Studio:
         self.page.wait_for_function(
             "([id, old]) => { const i = document.querySelector(`#${id} img`);"
             " return !!i && i.complete && i.naturalWidth > 0 && i.getAttribute('src') !== old; }",
-            arg=[elem_id, replacing], timeout=PAINT_TIMEOUT_MS)
+            arg=[elem_id, replacing])
         return self.shown(elem_id)
 
     def paint(self) -> None:
@@ -124,7 +125,7 @@ class Studio:
     def wait_for_status(self, expected: str) -> None:
         """Wait until the status line under the Paint button says ``expected``."""
         self.page.wait_for_function("(text) => document.querySelector('#status').innerText.includes(text)",
-                                    arg=expected, timeout=PAINT_TIMEOUT_MS)
+                                    arg=expected)
 
     def text(self) -> str:
         """Everything the visitor can read on the page, toasts included."""
@@ -141,6 +142,7 @@ class Studio:
 def open_studio(browser: Browser, url: str, screenshot: Path) -> Iterator[Studio]:
     """The app page in a fresh context (no state shared between visits); screenshot kept at exit."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(STEP_TIMEOUT_MS)
     requested: list[str] = []
     context.on("request", lambda request: requested.append(request.url))
     page = context.new_page()

@@ -45,6 +45,7 @@ class Case:
 
     def write(self, folder: Path) -> Path:
         """Save the upload under its (possibly lying) name, as Gradio would store it."""
+        folder.mkdir(parents=True, exist_ok=True)  # the app removes an upload's emptied folder
         path = folder / f"{self.name}{self.suffix}"
         path.write_bytes(self.data)
         return path

@@ -19,7 +19,7 @@ import psutil
 import pytest
 from gradio_client import Client, handle_file
 
-from portrait.inputs import InputError, load_image
+from portrait.inputs import InputError, Uploads, load_image
 from tests import hostile_corpus as corpus
 
 #: What a message must never contain: traceback text, file paths, exception class names, internals.
@@ -133,6 +133,31 @@ def test_exif_orientation_puts_the_face_upright(orientation: int) -> None:
     upright = np.asarray(corpus.upright(), dtype=np.float32)
     assert decoded.shape == upright.shape
     assert np.abs(decoded - upright).mean() < 4
+
+
+def test_identical_uploads_are_read_once_and_never_left_behind(tmp_path: Path) -> None:
+    """Gradio gives identical uploads one path: a twin gets the remembered photo; no file stays."""
+    uploads = Uploads(remember=3)
+    photo = corpus.build("jpeg-bytes-not-file")
+    folder = tmp_path / "sha256-of-the-bytes"  # Gradio's layout: one folder per distinct upload
+    path = photo.write(folder)
+    first = uploads.read(str(path))
+    assert not path.exists()
+    assert uploads.read(str(path)) is first  # the twin, after the file was deleted
+    photo.write(folder)  # the same bytes uploaded again recreate the file...
+    assert uploads.read(str(path)) is first and not path.exists()  # ...which is deleted again
+    broken = corpus.build("text-named-jpg").write(tmp_path / "other")
+    for _ in range(2):  # a twin of a bad file gets the same message, not "No image received"
+        with pytest.raises(InputError, match="isn't an image"):
+            uploads.read(str(broken))
+    for name in ("png-rgb", "webp-lossy"):  # memory is bounded: three newer reads push it out
+        uploads.read(str(corpus.build(name).write(tmp_path / name)))
+    with pytest.raises(InputError, match="No image received"):
+        uploads.read(str(path))
+    forgetful = Uploads(remember=3, seconds=0)  # and time-bounded: nothing outlives TWIN_SECONDS
+    forgetful.read(str(photo.write(folder)))
+    with pytest.raises(InputError, match="No image received"):
+        forgetful.read(str(path))
 
 
 # --- the real server --------------------------------------------------------------------------------
