@@ -23,6 +23,7 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from portrait.composite import paste_back  # noqa: E402
 from portrait.inputs import MAX_FILE_BYTES, InputError, load_image  # noqa: E402
 from portrait.pipeline import Painter  # noqa: E402
 from portrait.styles import DESCRIPTIONS  # noqa: E402
@@ -32,6 +33,9 @@ log = logging.getLogger("portrait-studio")
 PRIVACY_NOTE = ("Your photo is processed in this server's memory only and is never saved: "
                 "it is gone when you close the page.")
 ALL_FACES = "All faces"
+VIEWS = ("Portrait", "Whole photo")
+WHOLE_PHOTO = VIEWS[1]
+NO_BLEND = "(none)"
 #: One painting at a time per CPU pair; visitors beyond the queue are asked to retry.
 CONCURRENCY = 1
 QUEUE_SIZE = 20
@@ -44,6 +48,13 @@ def data_url(image: np.ndarray, quality: int = 90) -> dict:
     Image.fromarray(image).save(buffer, format="WEBP", quality=quality, method=2)
     url = "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
     return {"url": url, "orig_name": "portrait.webp", "mime_type": "image/webp"}
+
+
+def style_recipe(style: str, other: str, amount: float) -> str | dict[str, float]:
+    """One style, or a blend of two through the generator's style embedding."""
+    if other in (NO_BLEND, style, None) or not amount:
+        return style
+    return {style: 1.0 - amount, other: amount}
 
 
 def side_by_side(images: list[np.ndarray]) -> np.ndarray:
@@ -71,6 +82,13 @@ def build(painter: Painter) -> gr.Blocks:
                                  info=DESCRIPTIONS[styles[0]])
                 face = gr.Dropdown(["Face 1"], value="Face 1", label="Which face", elem_id="face",
                                    visible=False)
+                with gr.Accordion("More", open=False):
+                    view = gr.Radio(VIEWS, value=VIEWS[0], label="Show", elem_id="view")
+                    blend_with = gr.Dropdown([NO_BLEND, *styles], value=NO_BLEND, label="Blend with",
+                                             elem_id="blend-with")
+                    blend = gr.Slider(0, 1, value=0.5, step=0.05, label="Blend", elem_id="blend")
+                    strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength (photo ↔ painting)",
+                                         elem_id="strength")
                 paint = gr.Button("Paint", variant="primary", elem_id="paint")
                 status = gr.Markdown("", elem_id="status")
             with gr.Column(scale=2):
@@ -81,17 +99,24 @@ def build(painter: Painter) -> gr.Blocks:
                     portrait = gr.Image(label="Portrait", interactive=False, elem_id="portrait",
                                         format="webp", buttons=["download", "fullscreen"])
 
-        def run(image: Image.Image | None, style_name: str, which: str):
+        def run(image: Image.Image | None, style_name: str, which: str, view_name: str = VIEWS[0],
+                other: str = NO_BLEND, amount: float = 0.0, strength_value: float = 1.0):
             if image is None:
                 raise InputError("Take a photo with the webcam or choose a file first.")
             faces = painter.find_faces(image)
             choices = face_choices(len(faces))
             which = which if which in choices else choices[0]
             chosen = faces if which == ALL_FACES else [faces[int(which.split()[-1]) - 1]]
-            pairs = [painter.portrait(image, f, style_name) for f in chosen]
+            recipe = style_recipe(style_name, other, amount)
+            pairs = [painter.portrait(image, f, recipe, strength_value) for f in chosen]
             note = f"{len(faces)} faces found: choose which to paint." if len(faces) > 1 else ""
-            return (data_url(side_by_side([p.aligned for p in pairs])),
-                    data_url(side_by_side([p.painted for p in pairs])),
+            if view_name == WHOLE_PHOTO:
+                left = np.asarray(image)
+                right = paste_back(image, [(p.painted, p.alignment) for p in pairs])
+            else:
+                left = side_by_side([p.aligned for p in pairs])
+                right = side_by_side([p.painted for p in pairs])
+            return (data_url(left), data_url(right),
                     gr.update(choices=choices, value=which, visible=len(faces) > 1), note)
 
         def friendly(error: Exception) -> tuple:
@@ -102,7 +127,7 @@ def build(painter: Painter) -> gr.Blocks:
             gr.Warning(message)
             return None, None, gr.update(), f"⚠️ {message}"
 
-        def receive(payload: dict | None, style_name: str, which: str):
+        def receive(payload: dict | None, style_name: str, which: str, *options):
             """A new photo arrived: read it into memory, delete the upload, paint."""
             path = (payload or {}).get("path")
             try:
@@ -112,7 +137,7 @@ def build(painter: Painter) -> gr.Blocks:
             finally:
                 forget(path)
             try:
-                return (image, *run(image, style_name, "Face 1"))
+                return (image, *run(image, style_name, "Face 1", *options))
             except Exception as error:  # noqa: BLE001 — every failure becomes a message
                 return (image, *friendly(error))
 
@@ -124,9 +149,9 @@ def build(painter: Painter) -> gr.Blocks:
             """Show the photo from memory: its uploaded file is already deleted."""
             return data_url(np.asarray(image)) if image is not None else None
 
-        def repaint(image: Image.Image | None, style_name: str, which: str):
+        def repaint(image: Image.Image | None, style_name: str, which: str, *options):
             try:
-                return run(image, style_name, which)
+                return run(image, style_name, which, *options)
             except Exception as error:  # noqa: BLE001
                 return friendly(error)
 
@@ -134,12 +159,14 @@ def build(painter: Painter) -> gr.Blocks:
         common = dict(concurrency_limit=CONCURRENCY, concurrency_id="paint", show_progress="minimal")
         # upload, not input: input also fires with no photo when the source is switched or the
         # photo removed, and receive() would greet that with a "No image received" warning.
-        camera.upload(receive, [camera, style, face], [photo_state, *outputs], preprocess=False,
+        options = [view, blend_with, blend, strength]
+        camera.upload(receive, [camera, style, face, *options], [photo_state, *outputs], preprocess=False,
                       postprocess=False, api_name="paint", **common).then(
             preview, photo_state, camera, postprocess=False, queue=False, api_visibility="private")
         camera.clear(clear, None, [photo_state, *outputs], api_visibility="private", **common)
-        for trigger in (paint.click, style.change, face.input):
-            trigger(repaint, [photo_state, style, face], outputs, postprocess=False,
+        for trigger in (paint.click, style.change, face.input, view.change, blend_with.change,
+                        blend.release, strength.release):
+            trigger(repaint, [photo_state, style, face, *options], outputs, postprocess=False,
                     api_visibility="private", **common)
         style.change(lambda name: gr.update(info=DESCRIPTIONS[name]), style, style, queue=False,
                      api_visibility="private")

@@ -56,16 +56,20 @@ TARGETS = {"end_to_end_ms": ("<=", 150.0), "peer_speedup_512": (">=", 3.0), "liv
            "cold_start_s": ("<=", 10.0), "peak_rss_mb": ("<=", 1536.0)}
 
 # Run in a fresh interpreter: everything a new app process pays before its first portrait.
-# Wall-clock timestamps (time.time) because the start is taken in the parent process.
+# Wall-clock timestamps (time.time) because the start is taken in the parent process. Peak RSS
+# from VmHWM, not getrusage: Linux carries the parent's high-water mark across fork + exec into
+# ru_maxrss, so a child of this (large) process would report the parent's peak.
 COLD_START = """
-import json, resource, sys, time
+import json, sys, time
+from pathlib import Path
 from portrait.pipeline import Painter
 from benchmarks.latency import webp_data_url
 painter = Painter(threads={threads})
 loaded = time.time()
 webp_data_url(painter(sys.stdin.buffer.read(), {style!r})[0].painted)
 done = time.time()
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+rss = int(status["VmHWM"].split()[0]) / 1024
 print(json.dumps({{"loaded": loaded, "done": done, "peak_rss_mb": rss}}))
 """
 

@@ -110,13 +110,10 @@ def align_face(image: Image.Image, landmarks: np.ndarray, size: int = 512) -> tu
                            Image.Resampling.BILINEAR, reducing_gap=2.0)
 
     source = torch.from_numpy(np.array(crop)).permute(2, 0, 1)[None].float()
-    # affine_grid wants the map from frame to source in normalised [-1, 1] coordinates.
     factors = np.array([crop.width / (x1 - x0), crop.height / (y1 - y0)])
-    to_crop = np.diag([*factors, 1.0]) @ np.vstack([invert(matrix), [0, 0, 1]])
-    to_crop[:2, 2] -= offset * factors
-    theta = _normaliser(crop.width, crop.height) @ to_crop @ np.linalg.inv(_normaliser(size, size))
-    grid = F.affine_grid(torch.from_numpy(theta[:2]).float()[None], [1, 3, size, size],
-                         align_corners=False)
+    to_crop = np.diag([*factors, 1.0])[:2] @ np.vstack([invert(matrix), [0, 0, 1]])
+    to_crop[:, 2] -= offset * factors
+    grid = sampling_grid(to_crop, (crop.width, crop.height), (size, size))
     warped = F.grid_sample(source, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
     # Outside the photo the border pixels are smeared outwards; blur them into a soft background
@@ -137,3 +134,13 @@ def align_face(image: Image.Image, landmarks: np.ndarray, size: int = 512) -> tu
 def _normaliser(width: int, height: int) -> np.ndarray:
     """Continuous pixel coordinates to grid_sample's [-1, 1] (align_corners=False)."""
     return np.array([[2.0 / width, 0, -1.0], [0, 2.0 / height, -1.0], [0, 0, 1]])
+
+
+def sampling_grid(target_to_source: np.ndarray, source_size: tuple[int, int],
+                  target_size: tuple[int, int]) -> torch.Tensor:
+    """grid_sample grid (1×H×W×2) for a 2×3 map from target pixels to source pixels (sizes as W, H)."""
+    theta = (_normaliser(*source_size) @ np.vstack([target_to_source, [0, 0, 1]])
+             @ np.linalg.inv(_normaliser(*target_size)))
+    width, height = target_size
+    theta_t = torch.from_numpy(theta[:2]).float()[None]
+    return F.affine_grid(theta_t, [1, 1, height, width], align_corners=False)

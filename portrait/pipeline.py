@@ -65,14 +65,19 @@ class Painter:
         return torch.tensor([[blend.get(name, 0.0) / total for name in self.generator.styles]])
 
     @torch.inference_mode()
-    def paint(self, aligned: np.ndarray, style: str | Mapping[str, float]) -> np.ndarray:
-        """Repaint an aligned H×W×3 uint8 frame (H, W multiples of 8) in ``style``."""
+    def paint(self, aligned: np.ndarray, style: str | Mapping[str, float],
+              strength: float = 1.0) -> np.ndarray:
+        """Repaint an aligned H×W×3 uint8 frame (H, W multiples of 8) in ``style``.
+
+        ``strength`` mixes photo (0) and painting (1) for visitors who want to see more of themselves.
+        """
         weights = self.style_weights(style)
         x = torch.from_numpy(aligned).permute(2, 0, 1)[None].float().div(127.5).sub(1)
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
             y = self.generator(x, weights)
-        pixels = y[0].float().add(1).mul(127.5).clamp(0, 255).round().byte().permute(1, 2, 0)
+        y = torch.lerp(x, y.float(), float(np.clip(strength, 0.0, 1.0)))
+        pixels = y[0].add(1).mul(127.5).clamp(0, 255).round().byte().permute(1, 2, 0)
         return np.ascontiguousarray(pixels)
 
     def find_faces(self, image: Image.Image) -> list[Face]:
@@ -90,7 +95,8 @@ class Painter:
         chosen = faces if which is None else [faces[min(which, len(faces) - 1)]]
         return [self.portrait(image, face, style) for face in chosen]
 
-    def portrait(self, image: Image.Image, face: Face, style: str | Mapping[str, float]) -> Portrait:
+    def portrait(self, image: Image.Image, face: Face, style: str | Mapping[str, float],
+                 strength: float = 1.0) -> Portrait:
         """Align one detected face of a decoded image and paint it."""
         aligned, alignment = align_face(image, face.landmarks, self.size)
-        return Portrait(face, alignment, aligned, self.paint(aligned, style))
+        return Portrait(face, alignment, aligned, self.paint(aligned, style, strength))

@@ -50,3 +50,21 @@ def test_every_face_of_a_group(painter, astronaut: Image.Image) -> None:
     group.paste(face.transpose(Image.Transpose.FLIP_LEFT_RIGHT), (380, 40))
     assert len(painter(group, "ink", which=None)) == 2
     assert len(painter(group, "ink", which=1)) == 1
+
+
+def test_strength_zero_is_the_photo(painter, astronaut: Image.Image) -> None:
+    aligned = painter(astronaut, "oil")[0].aligned
+    np.testing.assert_allclose(painter.paint(aligned, "oil", strength=0.0), aligned, atol=1)
+
+
+def test_paste_back_changes_the_face_only(painter, astronaut: Image.Image) -> None:
+    from portrait.composite import paste_back
+
+    p = painter(astronaut, "ink")[0]
+    whole = paste_back(astronaut, [(p.painted, p.alignment)])
+    photo = np.asarray(astronaut).astype(int)
+    assert whole.shape == photo.shape
+    x1, y1, x2, y2 = p.face.box.astype(int)
+    face_change = np.abs(whole[y1:y2, x1:x2].astype(int) - photo[y1:y2, x1:x2]).mean()
+    corner_change = np.abs(whole[400:, 400:].astype(int) - photo[400:, 400:]).mean()
+    assert face_change > 10 and corner_change < 1
