@@ -15,7 +15,7 @@ import base64
 import io
 import logging
 
-from portrait.privacy import forget, private_cache
+from portrait.privacy import private_cache
 
 CACHE = private_cache()  # before gradio and torch are imported: their caches go to RAM
 
@@ -24,14 +24,15 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from portrait.composite import paste_back  # noqa: E402
-from portrait.inputs import MAX_FILE_BYTES, InputError, load_image  # noqa: E402
+from portrait.inputs import MAX_FILE_BYTES, InputError, Uploads, load_image  # noqa: E402
+from portrait.live import LiveSession  # noqa: E402
 from portrait.pipeline import Painter  # noqa: E402
 from portrait.styles import DESCRIPTIONS  # noqa: E402
 
 log = logging.getLogger("portrait-studio")
 
-PRIVACY_NOTE = ("Your photo is processed in this server's memory only and is never saved: "
-                "it is gone when you close the page.")
+PRIVACY_NOTE = ("Your photo is processed in this server's memory only and is never saved to disk; "
+                "it is forgotten when you leave the page (at the latest after 15 minutes).")
 ALL_FACES = "All faces"
 VIEWS = ("Portrait", "Whole photo")
 WHOLE_PHOTO = VIEWS[1]
@@ -65,39 +66,61 @@ def face_choices(count: int) -> list[str]:
     return [f"Face {i + 1}" for i in range(count)] + ([ALL_FACES] if count > 1 else [])
 
 
-def build(painter: Painter) -> gr.Blocks:
+def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
     """The page: webcam/upload on the left, the photo as framed and its portrait on the right."""
     styles = painter.styles
+    uploads = Uploads(remember=QUEUE_SIZE)  # identical uploads share one path: see Uploads
     # delete_cache is the backstop: uploads are deleted as soon as they are read (see receive).
     with gr.Blocks(title="Portrait studio", delete_cache=(60, 60)) as demo:
         photo_state = gr.State(None, time_to_live=SESSION_SECONDS)
         gr.Markdown("# Portrait studio\nTake a selfie or upload a photo, pick a style, and see "
                     "yourself repainted as a classical portrait.")
         gr.Markdown(f"🔒 {PRIVACY_NOTE}", elem_id="privacy-note")
-        with gr.Row():
-            with gr.Column(scale=1):
-                camera = gr.Image(sources=["webcam", "upload"], type="filepath", label="Your photo",
-                                  webcam_options=gr.WebcamOptions(mirror=True), elem_id="photo")
-                style = gr.Radio(styles, value=styles[0], label="Style", elem_id="style",
-                                 info=DESCRIPTIONS[styles[0]])
-                face = gr.Dropdown(["Face 1"], value="Face 1", label="Which face", elem_id="face",
-                                   visible=False)
-                with gr.Accordion("More", open=False):
-                    view = gr.Radio(VIEWS, value=VIEWS[0], label="Show", elem_id="view")
-                    blend_with = gr.Dropdown([NO_BLEND, *styles], value=NO_BLEND, label="Blend with",
-                                             elem_id="blend-with")
-                    blend = gr.Slider(0, 1, value=0.5, step=0.05, label="Blend", elem_id="blend")
-                    strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength (photo ↔ painting)",
-                                         elem_id="strength")
-                paint = gr.Button("Paint", variant="primary", elem_id="paint")
-                status = gr.Markdown("", elem_id="status")
-            with gr.Column(scale=2):
+        with gr.Tabs(selected="studio") as tabs:
+            with gr.Tab("Studio", id="studio"):
                 with gr.Row():
-                    # No share button: sharing would upload the image to a third party.
-                    original = gr.Image(label="Photo, framed", interactive=False, elem_id="original",
-                                        format="webp", buttons=["download", "fullscreen"])
-                    portrait = gr.Image(label="Portrait", interactive=False, elem_id="portrait",
-                                        format="webp", buttons=["download", "fullscreen"])
+                    with gr.Column(scale=1):
+                        camera = gr.Image(sources=["webcam"] if kiosk else ["webcam", "upload"],
+                                          type="filepath", label="Your photo",
+                                          webcam_options=gr.WebcamOptions(mirror=True), elem_id="photo")
+                        style = gr.Radio(styles, value=styles[0], label="Style", elem_id="style",
+                                         info=DESCRIPTIONS[styles[0]], visible=not kiosk)
+                        with gr.Row(visible=kiosk):
+                            style_buttons = [gr.Button(f"{i + 1} · {name.capitalize()}", size="lg",
+                                                       elem_classes="kiosk-style")
+                                             for i, name in enumerate(styles)]
+                        take = gr.Button("📸 Take my portrait (space)", variant="primary", size="lg",
+                                         elem_id="take", visible=kiosk)
+                        face = gr.Dropdown(["Face 1"], value="Face 1", label="Which face", elem_id="face",
+                                           visible=False)
+                        with gr.Accordion("More", open=False, visible=not kiosk):
+                            view = gr.Radio(VIEWS, value=VIEWS[0], label="Show", elem_id="view")
+                            blend_with = gr.Dropdown([NO_BLEND, *styles], value=NO_BLEND,
+                                                     label="Blend with", elem_id="blend-with")
+                            blend = gr.Slider(0, 1, value=0.5, step=0.05, label="Blend", elem_id="blend")
+                            strength = gr.Slider(0, 1, value=1, step=0.05, elem_id="strength",
+                                                 label="Strength (photo ↔ painting)")
+                        paint = gr.Button("Paint", variant="primary", elem_id="paint", visible=not kiosk)
+                        status = gr.Markdown("", elem_id="status")
+                    with gr.Column(scale=2):
+                        with gr.Row():
+                            # No share button: sharing would upload the image to a third party.
+                            original = gr.Image(label="Photo, framed", interactive=False, elem_id="original",
+                                                format="webp", buttons=["download", "fullscreen"])
+                            portrait = gr.Image(label="Portrait", interactive=False, elem_id="portrait",
+                                                format="webp", buttons=["download", "fullscreen"])
+
+            with gr.Tab("Live mirror", id="live", visible=not kiosk):
+                gr.Markdown("Your webcam, painted live. Freeze a frame to paint it at full size.")
+                with gr.Row():
+                    live_camera = gr.Image(sources=["webcam"], streaming=True, label="Camera",
+                                           webcam_options=gr.WebcamOptions(mirror=True),
+                                           elem_id="live-camera")
+                    live_portrait = gr.Image(label="Live portrait", interactive=False,
+                                             elem_id="live-portrait", buttons=["fullscreen"])
+                live_style = gr.Radio(styles, value=styles[0], label="Style", elem_id="live-style")
+                freeze = gr.Button("Freeze this frame", variant="primary", elem_id="freeze")
+                live_state = gr.State(None, time_to_live=SESSION_SECONDS)
 
         def run(image: Image.Image | None, style_name: str, which: str, view_name: str = VIEWS[0],
                 other: str = NO_BLEND, amount: float = 0.0, strength_value: float = 1.0):
@@ -129,13 +152,10 @@ def build(painter: Painter) -> gr.Blocks:
 
         def receive(payload: dict | None, style_name: str, which: str, *options):
             """A new photo arrived: read it into memory, delete the upload, paint."""
-            path = (payload or {}).get("path")
             try:
-                image = load_image(path)
+                image = uploads.read((payload or {}).get("path"))
             except InputError as error:
                 return (None, *friendly(error))
-            finally:
-                forget(path)
             try:
                 return (image, *run(image, style_name, "Face 1", *options))
             except Exception as error:  # noqa: BLE001 — every failure becomes a message
@@ -168,9 +188,85 @@ def build(painter: Painter) -> gr.Blocks:
                         blend.release, strength.release):
             trigger(repaint, [photo_state, style, face, *options], outputs, postprocess=False,
                     api_visibility="private", **common)
+
+        def live_step(payload: dict | None, style_name: str, session: LiveSession | None):
+            """One streamed frame (a data URL, decoded in memory) → its painted version."""
+            session = session or LiveSession()
+            try:
+                frame = load_image(base64.b64decode((payload or {}).get("url", ",").split(",", 1)[1]))
+                painted = session.step(painter, frame, style_name)
+            except (InputError, ValueError):
+                return gr.update(), session
+            return (data_url(painted, quality=75) if painted is not None else gr.update()), session
+
+        def freeze_frame(session: LiveSession | None, style_name: str, *options):
+            """Paint the last live frame at full size in the studio tab."""
+            image = session.frame if session else None
+            return (image, *repaint(image, style_name, "Face 1", *options), gr.update(selected="studio"),
+                    data_url(np.asarray(image)) if image is not None else None)
+
+        live_camera.stream(live_step, [live_camera, live_style, live_state], [live_portrait, live_state],
+                           preprocess=False, postprocess=False, stream_every=0.1, time_limit=600,
+                           concurrency_limit=CONCURRENCY, concurrency_id="live", api_visibility="private")
+        freeze.click(freeze_frame, [live_state, live_style, *options], [photo_state, *outputs, tabs, camera],
+                     postprocess=False, api_visibility="private", **common)
+        take.click(None, js="() => window.portraitCountdown && window.portraitCountdown()")
+        for button, name in zip(style_buttons, styles, strict=True):
+            button.click(lambda name=name: name, None, style, queue=False, api_visibility="private")
         style.change(lambda name: gr.update(info=DESCRIPTIONS[name]), style, style, queue=False,
                      api_visibility="private")
     return demo
+
+
+#: Kiosk behaviour in the page: 3-2-1 countdown then capture, keys (space, 1/2/3), idle reset.
+#: The reset reloads the page: a new session, so the next visitor never sees the previous one.
+KIOSK_JS = """
+() => {
+  const idleMs = __IDLE__ * 1000;
+  let idle;
+  const rearm = () => { clearTimeout(idle); idle = setTimeout(() => location.reload(), idleMs); };
+  ["pointerdown", "keydown", "touchstart"].forEach((e) => document.addEventListener(e, rearm, true));
+  rearm();
+  const overlay = document.createElement("div");
+  overlay.id = "countdown";
+  document.body.appendChild(overlay);
+  const button = (label) => document.querySelector(`#photo button[aria-label="${label}"]`);
+  const webcamReady = () => { const v = document.querySelector("#photo video");
+                              return v && v.readyState >= 2 && v.videoWidth > 0; };
+  window.portraitCountdown = () => {
+    if (overlay.dataset.running) return;
+    const again = button("Remove Image");
+    if (again) again.click();  // a new visitor: drop the previous photo first
+    const access = [...document.querySelectorAll("#photo button")]
+      .find((b) => b.innerText.includes("Click to Access Webcam"));
+    if (access) access.click();
+    overlay.dataset.running = "1";
+    let n = 3;
+    overlay.textContent = n;
+    overlay.style.display = "flex";
+    const tick = setInterval(() => {
+      n -= 1;
+      if (n > 0) { overlay.textContent = n; return; }
+      if (!webcamReady()) { overlay.textContent = "…"; return; }
+      clearInterval(tick);
+      overlay.style.display = "none";
+      delete overlay.dataset.running;
+      button("capture photo").click();
+    }, 1000);
+  };
+  document.addEventListener("keydown", (e) => {
+    if (e.code === "Space") { e.preventDefault(); window.portraitCountdown(); }
+    const styles = document.querySelectorAll(".kiosk-style");
+    const index = ["Digit1", "Digit2", "Digit3"].indexOf(e.code);
+    if (index >= 0 && styles[index]) styles[index].click();
+  });
+}
+"""
+KIOSK_CSS = """
+.kiosk-style button, #take { font-size: 1.6rem !important; min-height: 4.5rem; }
+#countdown { display: none; position: fixed; inset: 0; z-index: 1000; align-items: center;
+             justify-content: center; font-size: 30vh; color: white; background: rgba(0,0,0,.35); }
+"""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -179,6 +275,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="address to listen on (default: this machine only)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--share", action="store_true", help="also create a public gradio.live link")
+    parser.add_argument("--kiosk", action="store_true",
+                        help="unattended exhibition screen: webcam only, big buttons, countdown, auto reset")
+    parser.add_argument("--idle", type=int, default=60,
+                        help="kiosk: seconds without input before the screen resets for the next visitor")
     return parser.parse_args(argv)
 
 
@@ -188,11 +288,12 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # no request lines in the log
     painter = Painter()
     log.info("portrait studio ready: styles %s, cache in RAM at %s", ", ".join(painter.styles), CACHE)
-    demo = build(painter)
+    demo = build(painter, kiosk=args.kiosk)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share,
-                max_file_size=MAX_FILE_BYTES, show_error=False,
-                run_history=False)
+    kiosk = {"js": KIOSK_JS.replace("__IDLE__", str(args.idle)), "css": KIOSK_CSS,
+             "footer_links": []} if args.kiosk else {}
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share and not args.kiosk,
+                max_file_size=MAX_FILE_BYTES, show_error=False, run_history=False, **kiosk)
 
 
 if __name__ == "__main__":

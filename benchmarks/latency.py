@@ -12,9 +12,11 @@ oneDNN builds its kernels on the first call at each shape, then timed on its own
 * align    5-point similarity warp into the portrait frame (:func:`portrait.align.align_face`)
 * generate the painter on the aligned frame (:meth:`Painter.paint`)
 * encode   WebP, quality 90, method 2, as base64 data URL: what ``app.data_url`` sends
-* end to end: JPEG bytes → painted WebP data URL, through ``Painter.__call__``
+* end to end: JPEG bytes → painted WebP data URL, through ``Painter.__call__`` (the app also
+  sends the framed photo, one more encode)
 
-plus peak RSS, cold start in a fresh interpreter, the generator's size and multiply-accumulates
+plus peak RSS, cold start in a fresh interpreter (the pipeline's imports, weights and first
+portrait; Gradio's own import is not counted), the generator's size and multiply-accumulates
 per output pixel, and the same generator-only timing for the AnimeGANv2 peer. Speed goals are
 reported against their targets, never asserted: timings depend on the machine and its load.
 """
@@ -86,8 +88,11 @@ def webp_data_url(image: np.ndarray, quality: int = 90) -> str:
 
 
 def photo(width: int, height: int) -> bytes:
-    """A real face photo of the given size as JPEG bytes: the astronaut, scaled to the height and
-    widened with replicated edges (no mirrored second face for MTCNN to find)."""
+    """A real face photo of the given size as JPEG bytes (quality 90).
+
+    The astronaut is scaled to the height and widened with replicated edges, not mirrored ones,
+    so that MTCNN finds exactly one face.
+    """
     from skimage import data
 
     face = np.asarray(Image.fromarray(data.astronaut()).resize((height, height), Image.Resampling.LANCZOS))
@@ -131,7 +136,7 @@ def macs_per_pixel(model: nn.Module, run: Callable[[torch.Tensor], torch.Tensor]
     hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     try:
         with torch.inference_mode():
-            run(torch.zeros(1, 3, size, size))
+            run(torch.zeros(1, 3, size, size, dtype=next(model.parameters()).dtype))
     finally:
         for hook in hooks:
             hook.remove()
@@ -139,14 +144,18 @@ def macs_per_pixel(model: nn.Module, run: Callable[[torch.Tensor], torch.Tensor]
 
 
 def peer_paint(peer: nn.Module, aligned: np.ndarray, bf16: bool) -> np.ndarray:
-    """AnimeGANv2 wrapped exactly like :meth:`Painter.paint` (uint8 in and out, channels-last,
-    same autocast), so that the speed-up compares the networks and nothing else."""
+    """AnimeGANv2 wrapped the way :meth:`Painter.paint` wraps ours.
+
+    Same uint8 → channels-last float → (autocast) → photo/painting mix → uint8 steps, so that the
+    speed-up compares the two networks and nothing else.
+    """
     with torch.inference_mode():
         x = torch.from_numpy(aligned).permute(2, 0, 1)[None].float().div(127.5).sub(1)
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
             y = peer(x)
-        return y[0].float().add(1).mul(127.5).clamp(0, 255).round().byte().permute(1, 2, 0).numpy()
+        y = torch.lerp(x, y.float(), 1.0)
+        return np.ascontiguousarray(y[0].add(1).mul(127.5).clamp(0, 255).round().byte().permute(1, 2, 0))
 
 
 def cold_start(jpeg: bytes) -> dict:

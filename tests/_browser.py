@@ -30,16 +30,26 @@ BT601 = np.array([[0.256788, 0.504129, 0.097906],
                   [0.439216, -0.367788, -0.071427]])
 
 
-def write_fake_webcam(path: Path) -> Path:
-    """Write a one-frame 640×480 .y4m with the astronaut's face, for Chromium's fake camera."""
-    canvas = Image.new("RGB", (640, 480), (40, 40, 40))
-    canvas.paste(Image.fromarray(data.astronaut()).resize((480, 480)), (80, 0))
+def _i420(canvas: Image.Image) -> bytes:
     ycc = np.asarray(canvas, dtype=np.float64) @ BT601.T + [16, 128, 128]
     ycc = np.clip(ycc.round(), 0, 255).astype(np.uint8)
     # 4:2:0: one chroma sample per 2×2 block, centred ("C420jpeg" siting), so average the block.
     chroma = ycc[..., 1:].reshape(240, 2, 320, 2, 2).mean(axis=(1, 3)).round().astype(np.uint8)
-    planes = ycc[..., 0].tobytes() + chroma[..., 0].tobytes() + chroma[..., 1].tobytes()
-    path.write_bytes(b"YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420jpeg\nFRAME\n" + planes)
+    return ycc[..., 0].tobytes() + chroma[..., 0].tobytes() + chroma[..., 1].tobytes()
+
+
+def write_fake_webcam(path: Path, frames: int = 1) -> Path:
+    """Write a 640×480 .y4m with the astronaut's face, for Chromium's fake camera (it loops).
+
+    With ``frames`` > 1 the face sways sideways, like a person in front of a live mirror.
+    """
+    face = Image.fromarray(data.astronaut()).resize((480, 480))
+    chunks = [b"YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420jpeg\n"]
+    for i in range(frames):
+        canvas = Image.new("RGB", (640, 480), (40, 40, 40))
+        canvas.paste(face, (80 + round(40 * np.sin(2 * np.pi * i / frames)), 0))
+        chunks += [b"FRAME\n", _i420(canvas)]
+    path.write_bytes(b"".join(chunks))
     return path
 
 

@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
-import pytest
 from gradio_client import Client, handle_file
 from gradio_client.utils import QueueError
 
@@ -192,8 +191,6 @@ def test_a_burst_beyond_the_queue_is_asked_to_retry(server, tmp_path: Path) -> N
     assert outcomes["portrait"] >= QUEUE_SIZE
 
 
-@pytest.mark.xfail(strict=True, reason="app.py deletes an upload once read and Gradio gives identical "
-                   "uploads one path, so a twin in the queue finds it gone; fix: portrait.inputs.Uploads")
 def test_identical_uploads_waiting_together_are_all_painted(server, tmp_path: Path) -> None:
     """Two visitors send the same file while the painter is busy: both must get their portrait."""
     twin = photos(tmp_path, 1)[0]

@@ -1,0 +1,77 @@
+"""The exhibition features in a real browser: the live painted mirror and the kiosk screen."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser
+
+from tests._browser import chromium, open_studio, write_fake_webcam
+from tests.conftest import Server, start_server
+
+LIVE_SECONDS = 15
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """Chromium whose fake webcam shows a swaying face (so live frames differ)."""
+    webcam = write_fake_webcam(tmp_path_factory.mktemp("webcam") / "sway.y4m", frames=30)
+    with chromium(webcam) as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def kiosk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = start_server(tmp_path_factory.mktemp("kiosk") / "app.log", "--kiosk", "--idle", "25")
+    yield server
+    server.stop()
+
+
+def test_live_mirror_streams_painted_frames_and_freezes(browser: Browser, server: Server,
+                                                        tmp_path: Path) -> None:
+    with open_studio(browser, server.url, tmp_path / "live.png") as studio:
+        page = studio.page
+        page.get_by_role("tab", name="Live mirror").click()
+        page.locator("#live-camera").get_by_text("Click to Access Webcam").click()
+        page.wait_for_function("() => { const v = document.querySelector('#live-camera video');"
+                               " return !!v && v.readyState >= 2 && v.videoWidth > 0; }")
+        page.locator("#live-camera button[aria-label='capture photo']").click()  # "Record"
+        studio.wait_for_image("live-portrait")
+        frames, start = set(), time.monotonic()
+        while time.monotonic() - start < LIVE_SECONDS:
+            shown = studio.shown("live-portrait")
+            if shown and shown.width:
+                frames.add(shown.src)
+            time.sleep(0.05)
+        print(f"live mirror: {len(frames)} distinct painted frames in {LIVE_SECONDS} s "
+              f"({len(frames) / LIVE_SECONDS:.1f} fps as seen by the browser)")
+        assert len(frames) >= 5
+        assert all(src.startswith("data:image/") for src in frames)
+
+        page.locator("#freeze").click()
+        portrait = studio.wait_for_image("portrait")
+        assert portrait.src.startswith("data:image/") and portrait.width == 512
+        assert studio.foreign_requests() == []
+
+
+def test_kiosk_countdown_keys_and_reset(browser: Browser, kiosk_server: Server, tmp_path: Path) -> None:
+    with open_studio(browser, kiosk_server.url, tmp_path / "kiosk.png") as studio:
+        page = studio.page
+        assert page.locator("#photo button[aria-label='Upload file']").count() == 0  # webcam only
+        assert page.get_by_text("Use via API").count() == 0  # no API page link
+        assert not page.get_by_role("tab", name="Live mirror").is_visible()
+        page.keyboard.press("Space")
+        page.wait_for_function("() => document.querySelector('#countdown').innerText === '3'")
+        first = studio.wait_for_image("portrait")
+        page.keyboard.press("Digit3")  # ink
+        studio.wait_for_image("portrait", replacing=first.src)
+        page.screenshot(path=tmp_path / "kiosk-portrait.png")
+        # nobody touches the screen: it resets for the next visitor
+        page.wait_for_function("() => !document.querySelector('#portrait img')", timeout=60_000)
+        assert studio.shown("original") is None
+        assert studio.foreign_requests() == []
+
+
