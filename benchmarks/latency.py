@@ -14,6 +14,8 @@ oneDNN builds its kernels on the first call at each shape, then timed on its own
 * encode   WebP, quality 90, method 2, as base64 data URL: what ``app.data_url`` sends
 * end to end: JPEG bytes → painted WebP data URL, through ``Painter.__call__`` (the app also
   sends the framed photo, one more encode)
+* live mirror: a stream of webcam-sized JPEG frames through :class:`portrait.live.LiveSession`
+  at 256² (MTCNN on every few frames only), decoded and re-encoded as the app's live tab does
 
 plus peak RSS, cold start in a fresh interpreter (the pipeline's imports, weights and first
 portrait; Gradio's own import is not counted), the generator's size and multiply-accumulates
@@ -24,7 +26,6 @@ reported against their targets, never asserted: timings depend on the machine an
 from __future__ import annotations
 
 import argparse
-import base64
 import io
 import json
 import os
@@ -43,7 +44,9 @@ from torch import nn
 
 from benchmarks.animegan import AnimeGANv2, parameter_count
 from portrait.align import align_face
+from portrait.encode import webp_data_url
 from portrait.inputs import load_image
+from portrait.live import LiveSession
 from portrait.pipeline import Painter
 from portrait.styles import WEIGHTS
 
@@ -65,7 +68,7 @@ COLD_START = """
 import json, sys, time
 from pathlib import Path
 from portrait.pipeline import Painter
-from benchmarks.latency import webp_data_url
+from portrait.encode import webp_data_url
 painter = Painter(threads={threads})
 loaded = time.time()
 webp_data_url(painter(sys.stdin.buffer.read(), {style!r})[0].painted)
@@ -74,17 +77,6 @@ status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text
 rss = int(status["VmHWM"].split()[0]) / 1024
 print(json.dumps({{"loaded": loaded, "done": done, "peak_rss_mb": rss}}))
 """
-
-
-def webp_data_url(image: np.ndarray, quality: int = 90) -> str:
-    """The portrait as the app sends it (``app.data_url``: WebP q90, method 2, base64).
-
-    Duplicated rather than imported because importing app.py starts Gradio and moves caches to
-    RAM; kept byte-for-byte in step with it so that the encode stage is the app's real cost.
-    """
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="WEBP", quality=quality, method=2)
-    return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def photo(width: int, height: int) -> bytes:
@@ -158,6 +150,28 @@ def peer_paint(peer: nn.Module, aligned: np.ndarray, bf16: bool) -> np.ndarray:
         return np.ascontiguousarray(y[0].add(1).mul(127.5).clamp(0, 255).round().byte().permute(1, 2, 0))
 
 
+def live_stream(painter: Painter, jpeg: bytes, frames: int) -> dict:
+    """Per-frame cost of the live mirror, as its tab runs it (decode, step, WebP q75).
+
+    Detection runs on one frame in ``detect_every``, so the mean over whole detection cycles,
+    not the median, is the rate a visitor sees.
+    """
+    session = LiveSession(size=painter.size)
+    cycle = session.detect_every
+    frames = max(cycle, frames - frames % cycle)
+    for _ in range(cycle):  # warm-up: one full detection cycle
+        webp_data_url(session.step(painter, load_image(jpeg), STYLE), quality=75)
+    times = []
+    for _ in range(frames):
+        start = time.perf_counter()
+        webp_data_url(session.step(painter, load_image(jpeg), STYLE), quality=75)
+        times.append((time.perf_counter() - start) * 1e3)
+    mean = float(np.mean(times))
+    return {"mean_ms": round(mean, 2), "median_ms": round(float(np.median(times)), 2),
+            "p90_ms": round(float(np.percentile(times, 90)), 2), "fps": round(1000 / mean, 2),
+            "frames": frames, "detect_every": cycle, "size": painter.size}
+
+
 def cold_start(jpeg: bytes) -> dict:
     """Seconds from spawning a fresh interpreter to weights loaded and to the first portrait."""
     start = time.time()
@@ -210,6 +224,8 @@ def benchmark(runs: int, warmup: int, inputs: dict[str, tuple[int, int]]) -> dic
                 "generate": generate[size], "encode": encode[size],
                 "end_to_end": timed(lambda p=painter, j=jpeg: webp_data_url(p(j, STYLE)[0].painted),
                                     runs, warmup)}
+    base = next(iter(inputs))  # the headline numbers are for the webcam-sized photo
+    live = live_stream(painters[256], photos[base], 3 * runs)
     # Peak RSS of the pipeline alone: taken before the peer model adds its own activations.
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -219,7 +235,6 @@ def benchmark(runs: int, warmup: int, inputs: dict[str, tuple[int, int]]) -> dic
     peer_ms = {size: timed(lambda f=frames[size]: peer_paint(peer, f, bf16), runs, warmup)
                for size in OUTPUTS}
 
-    base = next(iter(inputs))  # the headline numbers are for the webcam-sized photo
     return {
         "end_to_end_ms": stages[f"{base}->512"]["end_to_end"]["median_ms"],
         "end_to_end_input": base,
@@ -227,6 +242,7 @@ def benchmark(runs: int, warmup: int, inputs: dict[str, tuple[int, int]]) -> dic
         "peer_speedup_256": round(peer_ms[256]["median_ms"] / generate[256]["median_ms"], 2),
         "live_fps": round(1000 / stages[f"{base}->256"]["end_to_end"]["median_ms"], 2),
         "live_fps_note": f"pipeline rate at 256² output: 1000 / median end-to-end ms for {base} photos",
+        "live_session": live,
         "stages": stages,
         "peer_generate": {str(size): stats for size, stats in peer_ms.items()},
         "generator": {"parameters": parameter_count(generator),
@@ -254,6 +270,7 @@ def report(result: dict) -> str:
         cells = [f"{stats[s]['median_ms']:.1f} / {stats[s]['p90_ms']:.1f}" for s in STAGES]
         lines.append(f"| {key.replace('->', ' → ')}² | " + " | ".join(cells) + " |")
     gen, peer, cold, info = result["generator"], result["peer"], result["cold_start"], result["machine"]
+    live = result["live_session"]
     peer_ms = result["peer_generate"]
     cold_s = cold["first_portrait_s"]
     lines += [
@@ -264,6 +281,8 @@ def report(result: dict) -> str:
         f"{verdict('end_to_end_ms', result['end_to_end_ms'])} |",
         f"| pipeline rate at 256² ({result['end_to_end_input']}) | {result['live_fps']:.2f} fps | "
         f"{verdict('live_fps', result['live_fps'])} |",
+        f"| live mirror at 256² (detect every {live['detect_every']} frames), mean per frame | "
+        f"{live['mean_ms']:.1f} ms = {live['fps']:.2f} fps | |",
         f"| AnimeGANv2 generator 512², median | {peer_ms['512']['median_ms']:.1f} ms | |",
         f"| speed-up vs AnimeGANv2, 512² | {result['peer_speedup_512']:.2f}× | "
         f"{verdict('peer_speedup_512', result['peer_speedup_512'])} |",

@@ -118,15 +118,16 @@ def align_face(image: Image.Image, landmarks: np.ndarray, size: int = 512) -> tu
 
     # Outside the photo the border pixels are smeared outwards; blur them into a soft background
     # (a mirror image would paint ghost faces beside a tight selfie).
-    inside = ((grid.abs() <= 1).all(-1)).float()[:, None]
-    if inside.min() < 1:
+    # The grid is affine in the pixel position: it stays inside [-1, 1]² iff its corners do.
+    if grid[0, [0, 0, -1, -1], [0, -1, 0, -1]].abs().max() > 1:
+        inside = ((grid.abs() <= 1).all(-1)).float()[:, None]
         k = max(4, size // 16)
         coarse = F.avg_pool2d(warped, k, stride=k)
         blurred = F.interpolate(F.avg_pool2d(coarse, 5, stride=1, padding=2, count_include_pad=False),
                                 size=(size, size), mode="bilinear", align_corners=False)
         soft = F.interpolate(F.avg_pool2d(inside, k // 2, stride=k // 2), size=(size, size),
                              mode="bilinear", align_corners=False)
-        warped = warped * soft + blurred * (1 - soft)
+        warped = torch.lerp(blurred, warped, soft)
     out = warped[0].permute(1, 2, 0).clamp(0, 255).round().to(torch.uint8).numpy()
     return out, alignment
 
@@ -142,5 +143,12 @@ def sampling_grid(target_to_source: np.ndarray, source_size: tuple[int, int],
     theta = (_normaliser(*source_size) @ np.vstack([target_to_source, [0, 0, 1]])
              @ np.linalg.inv(_normaliser(*target_size)))
     width, height = target_size
-    theta_t = torch.from_numpy(theta[:2]).float()[None]
-    return F.affine_grid(theta_t, [1, 1, height, width], align_corners=False)
+    t = torch.from_numpy(theta[:2]).float()
+    # affine_grid's (H·W × 3) @ (3 × 2) batched matmul is the slowest step of a warp on CPU; the
+    # map is separable into a row term and a column term, so two broadcast sums build the same grid.
+    xs = (torch.arange(width, dtype=torch.float32) * 2 + 1) / width - 1  # pixel centres
+    ys = (torch.arange(height, dtype=torch.float32) * 2 + 1) / height - 1
+    grid = torch.empty(1, height, width, 2)
+    for i in range(2):
+        torch.add((t[i, 0] * xs)[None, :], (t[i, 1] * ys + t[i, 2])[:, None], out=grid[0, :, :, i])
+    return grid

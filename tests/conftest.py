@@ -15,6 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+# Before anything imports torch: on a shared 2-core machine, spinning OpenMP threads that lose
+# their core stall every parallel region (5-10x slower); the app sets the same default.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

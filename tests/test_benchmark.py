@@ -51,6 +51,8 @@ def test_headline_numbers_are_positive(quick: tuple[dict, str]) -> None:
     for key in HEADLINE:
         assert positive(result[key]), (key, result.get(key))
     assert "256" in result["live_fps_note"]
+    live = result["live_session"]
+    assert positive(live["fps"]) and positive(live["mean_ms"]) and live["size"] == 256
 
 
 def test_every_stage_has_median_and_p90(quick: tuple[dict, str]) -> None:
