@@ -1,7 +1,8 @@
 """No visitor photo reaches persistent disk, lingers in RAM, or shows up in the server log.
 
 The promise on the page ("processed in memory only and never saved") is checked from outside the
-app: the real server runs under strace, photos go in through the real HTTP API and a real browser,
+app: the real server runs under strace, photos go in through the real HTTP API, a real browser
+(webcam capture, upload, the live mirror's stream) and a small crowd of concurrent API clients,
 and the test then reads the syscall trace, the in-RAM cache folder and the log.
 """
 
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,9 @@ from tests.conftest import ROOT, Server, free_port, jpeg_bytes, start_server
 #: Syscalls that can put a file on disk: create/open for writing, or give an existing file a name.
 TRACED = "openat,open,creat,rename,renameat,renameat2,link,linkat"
 API_CALLS = 3
+#: Visitors at once in the traced load run, and seconds of live-mirror streaming.
+CROWD = 6
+LIVE_SECONDS = 4
 #: Time for anything the app would delete late (it deletes uploads as soon as it reads them).
 SETTLE_SECONDS = 3
 #: tmpfs: the app's private cache lives here by design, and test (b) checks that it empties.
@@ -132,6 +137,25 @@ def send_through_browser(server: Server, photo: Path, folder: Path) -> None:
         with open_studio(browser, server.url, folder / "upload.png") as studio:
             studio.upload(photo)
             studio.wait_for_image("portrait")
+        with open_studio(browser, server.url, folder / "live.png") as studio:  # the streamed flow
+            page = studio.page
+            page.get_by_role("tab", name="Live mirror").click()
+            page.locator("#live-camera").get_by_text("Click to Access Webcam").click()
+            page.wait_for_function("() => { const v = document.querySelector('#live-camera video');"
+                                   " return !!v && v.readyState >= 2 && v.videoWidth > 0; }")
+            page.locator("#live-camera button[aria-label='capture photo']").click()
+            studio.wait_for_image("live-portrait")
+            time.sleep(LIVE_SECONDS)
+
+
+def send_as_a_crowd(server: Server, photo: Path) -> None:
+    """A small load run: several visitors at once, as in tests/test_load.py, under the trace."""
+    def visit(_: int) -> str:
+        return Client(server.url, verbose=False).predict(handle_file(str(photo)), "ink", "Face 1",
+                                                         api_name="/paint")[3]
+
+    with ThreadPoolExecutor(CROWD) as pool:
+        assert list(pool.map(visit, range(2 * CROWD))) == [""] * 2 * CROWD
 
 
 def images_in(folder: Path) -> list[Path]:
@@ -172,6 +196,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, astronaut: Image.Image) -> Ite
         cleanup.callback(server.stop)
         send_through_api(server, photo, not_a_photo)
         send_through_browser(server, photo, folder)
+        send_as_a_crowd(server, photo)
         time.sleep(SETTLE_SECONDS)
         images = images_in(server.cache)
         server.stop()

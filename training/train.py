@@ -28,7 +28,7 @@ from portrait.styles import STYLES, save_generator
 from training import data, losses, vgg
 from training.sheets import preview_sheet
 
-STYLE_WEIGHT = {"oil": 4.0, "watercolor": 4.0, "ink": 6.0}
+STYLE_WEIGHT = {"oil": 2.0, "watercolor": 4.0, "ink": 6.0}
 
 
 def to_tensor(images: list[np.ndarray] | np.ndarray) -> torch.Tensor:
