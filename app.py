@@ -47,11 +47,22 @@ NO_BLEND = "(none)"
 CONCURRENCY = 1
 QUEUE_SIZE = 20
 SESSION_SECONDS = 900
+#: A live stream holds a worker for its whole length: two at once, two minutes each (then the
+#: visitor presses Record again), so nobody waits long for the mirror.
+LIVE_VISITORS = 2
+LIVE_SECONDS = 120
 
 
 def data_url(image: np.ndarray, quality: int = 90) -> dict:
     """An image payload Gradio passes to the browser untouched: no file is written."""
     return {"url": webp_data_url(image, quality), "orig_name": "portrait.webp", "mime_type": "image/webp"}
+
+
+def friendly_text(error: Exception) -> str:
+    """What the visitor reads: our own message for bad input, a generic one for anything else."""
+    if isinstance(error, InputError):
+        return f"⚠️ {error}"
+    return "⚠️ Something went wrong while painting. Please try again with another photo."
 
 
 def style_recipe(style: str, other: str, amount: float) -> str | dict[str, float]:
@@ -146,19 +157,21 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
                     gr.update(choices=choices, value=which, visible=len(faces) > 1), note)
 
         def friendly(error: Exception) -> tuple:
-            message = str(error) if isinstance(error, InputError) else \
-                "Something went wrong while painting. Please try again with another photo."
+            message = friendly_text(error).removeprefix("⚠️ ")
             if not isinstance(error, InputError):
-                log.exception("painting failed")  # server log only: no image data, no client address
+                # The kind of failure only: messages can quote file names, and the log keeps no
+                # image data, names or client addresses.
+                log.error("painting failed: %s", type(error).__name__)
             gr.Warning(message)
             return None, None, gr.update(), f"⚠️ {message}"
 
-        def receive(payload: dict | None, style_name: str, which: str, *options):
-            """A new photo arrived: read it into memory, delete the upload, paint."""
+        def receive(payload: dict | None, style_name: str, _which: str, *options):
+            """A new photo arrived: read it into memory, delete the upload, paint its largest face."""
             try:
                 image = uploads.read((payload or {}).get("path"))
-            except InputError as error:
-                return (None, *friendly(error))
+            except Exception as error:  # noqa: BLE001 — every failure becomes a message
+                left, right, _, text = friendly(error)
+                return None, left, right, gr.update(visible=False), text
             try:
                 return (image, *run(image, style_name, "Face 1", *options))
             except Exception as error:  # noqa: BLE001 — every failure becomes a message
@@ -170,7 +183,7 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
 
         def preview(image: Image.Image | None):
             """Show the photo from memory: its uploaded file is already deleted."""
-            return data_url(np.asarray(image)) if image is not None else None
+            return data_url(np.asarray(image)) if image is not None else gr.update()
 
         def repaint(image: Image.Image | None, style_name: str, which: str, *options):
             try:
@@ -183,10 +196,16 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
         # upload, not input: input also fires with no photo when the source is switched or the
         # photo removed, and receive() would greet that with a "No image received" warning.
         options = [view, blend_with, blend, strength]
-        camera.upload(receive, [camera, style, face, *options], [photo_state, *outputs], preprocess=False,
-                      postprocess=False, api_name="paint", **common).then(
-            preview, photo_state, camera, postprocess=False, queue=False, api_visibility="private")
-        camera.clear(clear, None, [photo_state, *outputs], api_visibility="private", **common)
+        # always_last: a photo sent while the previous one is still being painted is painted next,
+        # not dropped (its upload would otherwise wait in the cache for the delete_cache backstop).
+        painting = camera.upload(receive, [camera, style, face, *options], [photo_state, *outputs],
+                                 preprocess=False, postprocess=False, trigger_mode="always_last",
+                                 api_name="paint", api_visibility="private" if kiosk else "public",
+                                 **common)
+        painting.then(preview, photo_state, camera, postprocess=False, queue=False, api_visibility="private")
+        # Removing the photo never waits in the painting queue, and cancels a painting in flight.
+        camera.clear(clear, None, [photo_state, *outputs], queue=False, cancels=[painting],
+                     api_visibility="private")
         for trigger in (paint.click, style.change, face.input, view.change, blend_with.change,
                         blend.release, strength.release):
             trigger(repaint, [photo_state, style, face, *options], outputs, postprocess=False,
@@ -198,7 +217,9 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
             try:
                 frame = load_image(base64.b64decode((payload or {}).get("url", ",").split(",", 1)[1]))
                 painted = session.step(painter, frame, style_name)
-            except (InputError, ValueError):
+            except Exception as error:  # noqa: BLE001 — a bad frame must not end the stream
+                if not isinstance(error, InputError):
+                    log.error("live frame failed: %s", type(error).__name__)
                 return gr.update(), session
             return (data_url(painted, quality=75) if painted is not None else gr.update()), session
 
@@ -209,8 +230,8 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
                     data_url(np.asarray(image)) if image is not None else None)
 
         live_camera.stream(live_step, [live_camera, live_style, live_state], [live_portrait, live_state],
-                           preprocess=False, postprocess=False, stream_every=0.1, time_limit=600,
-                           concurrency_limit=CONCURRENCY, concurrency_id="live", api_visibility="private")
+                           preprocess=False, postprocess=False, stream_every=0.1, time_limit=LIVE_SECONDS,
+                           concurrency_limit=LIVE_VISITORS, concurrency_id="live", api_visibility="private")
         freeze.click(freeze_frame, [live_state, live_style, *options], [photo_state, *outputs, tabs, camera],
                      postprocess=False, api_visibility="private", **common)
         take.click(None, js="() => window.portraitCountdown && window.portraitCountdown()")

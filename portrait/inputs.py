@@ -48,7 +48,8 @@ class InputError(ValueError):
 
 NOT_AN_IMAGE = "This file isn't an image we can read. Please use a JPEG, PNG, WebP or GIF photo."
 DAMAGED = "This image file is damaged or incomplete. Please try another photo."
-TOO_LARGE = "That image is too large to process. Please use a photo under 100 megapixels."
+TOO_LARGE = ("That image is too large to process. "
+             f"Please use a photo under {MAX_PIXELS // 1_000_000} megapixels.")
 
 
 def load_image(data: bytes | bytearray | str | os.PathLike | Image.Image | np.ndarray | None) -> Image.Image:
@@ -66,11 +67,13 @@ def load_image(data: bytes | bytearray | str | os.PathLike | Image.Image | np.nd
         return _decode(data)
     if isinstance(data, (str, os.PathLike)):
         path = Path(data)
-        if not path.is_file():
-            raise InputError("No image received. Take a photo with the webcam or choose a file.")
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise InputError(_too_big_bytes(path.stat().st_size))
-        data = path.read_bytes()
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise InputError(_too_big_bytes(size))
+            data = path.read_bytes()
+        except OSError as error:  # gone (a twin upload deleted it) or unreadable
+            raise InputError("No image received. Take a photo with the webcam or choose a file.") from error
     if len(data) == 0:
         raise InputError("The file is empty. Please choose a photo.")
     if len(data) > MAX_FILE_BYTES:
@@ -161,29 +164,29 @@ def _decode(image: Image.Image) -> Image.Image:
             image = ImageOps.exif_transpose(image)
             if image.mode == "1":
                 image = image.convert("L")  # bilevel images resize by nearest neighbour only
-            if image.mode in ("L", "RGB", "CMYK"):
-                # Shrink before any colour work: a 100 MP scan then costs its decoded size once,
-                # not again as 4-byte-per-pixel RGB.
-                _shrink(image)
+            # Shrink before any colour work: a 100 MP scan (or a transparent PNG bomb) then costs
+            # its decoded size once, not again as 4-byte-per-pixel RGBA copies.
+            _shrink(image)
+            return _to_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError) as error:
         raise InputError(TOO_LARGE) from error
+    except InputError:
+        raise
     except Exception as error:
         # Decoders of untrusted data fail in many ways (OSError for truncation, but also
-        # SyntaxError, struct.error, RuntimeError from libavif...): all mean a broken file.
+        # SyntaxError, struct.error, RuntimeError from libavif, ValueError for odd modes...):
+        # all mean a broken file.
         raise InputError(DAMAGED) from error
-    image = _to_rgb(image)
-    _shrink(image)
-    return image
 
 
 def _check_size(width: int, height: int) -> None:
     """Refuse sizes that cannot be a photo of a face, with a message saying what to do instead."""
     if width * height > MAX_PIXELS:
         raise InputError(f"That image is {width}×{height} pixels, too large to process. "
-                         "Please use a photo under 100 megapixels.")
+                         f"Please use a photo under {MAX_PIXELS // 1_000_000} megapixels.")
     if min(width, height) < MIN_SIDE:
         raise InputError(f"That image is only {width}×{height} pixels. "
-                         "Please use a photo at least 64 pixels on each side.")
+                         f"Please use a photo at least {MIN_SIDE} pixels on each side.")
     if min(width, height) * min(1.0, WORKING_SIDE / max(width, height)) < MIN_SIDE:
         # A 20000×100 strip: fitted to the working size, it is 8 pixels tall.
         raise InputError(f"That image is {width}×{height} pixels, too long and thin to hold a face. "

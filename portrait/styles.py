@@ -47,7 +47,8 @@ def read_metadata(path: Path = WEIGHTS) -> dict:
 def load_generator(path: Path = WEIGHTS) -> Generator:
     """The trained generator in fp32 eval mode. Raises FileNotFoundError when nothing is trained."""
     if not path.is_file():
-        raise FileNotFoundError(f"no trained generator at {path}; see training/README")
+        raise FileNotFoundError(f"no trained generator at {path}; train one with training/train.py "
+                                "(README: Training the painters)")
     meta = read_metadata(path)
     generator = Generator(meta["styles"], **meta["config"])
     generator.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})

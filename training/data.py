@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 from tqdm import tqdm
 
@@ -31,6 +32,11 @@ TEXTURE_SIDE = 512
 HELD_OUT_PERCENT = 10
 #: Licence notes that keep a painting out of published weights.
 EXCLUDED_LICENCES = ("unknown: modern", "copyright", "modern artwork")
+
+
+def to_tensor(images: list[np.ndarray] | np.ndarray) -> torch.Tensor:
+    """uint8 N×H×W×3 → float N×3×H×W in [-1, 1], the generator's and VGG wrapper's range."""
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
 def held_out(key: str) -> bool:
@@ -72,7 +78,9 @@ def _aligned(detector: FaceDetector, image: Image.Image) -> list[np.ndarray]:
 
 def prepare(faces_dir: Path, paintings_dir: Path, cache: Path, split: str) -> Dataset:
     """Aligned faces and style sets for ``split`` ('train' or 'eval'), cached in ``cache``."""
-    path = cache / f"dataset_{split}.pkl"
+    # Keyed on the manifests and the frame size: other data never reuses a stale cache.
+    key = "-".join([*provenance(faces_dir, paintings_dir).values(), str(ALIGNED_SIDE)])
+    path = cache / f"dataset_{split}_{key}.pkl"
     if path.exists():
         with open(path, "rb") as handle:
             return pickle.load(handle)
@@ -107,7 +115,7 @@ def prepare(faces_dir: Path, paintings_dir: Path, cache: Path, split: str) -> Da
     for name, dataset in datasets.items():
         dataset.faces = np.stack(face_lists[name]) if face_lists[name] else np.zeros(
             (0, ALIGNED_SIDE, ALIGNED_SIDE, 3), np.uint8)
-        with open(cache / f"dataset_{name}.pkl", "wb") as handle:
+        with open(cache / f"dataset_{name}_{key}.pkl", "wb") as handle:
             pickle.dump(dataset, handle, protocol=pickle.HIGHEST_PROTOCOL)
     return datasets[split]
 

@@ -71,7 +71,7 @@ def train_judge(features: vgg.VGGFeatures, styles: list[str], paintings: dict[st
             crops += metrics.random_crops(image, per_image, 128, rng)
             labels += [label] * per_image
     judge = metrics.StyleJudge(features, classes)
-    accuracy = judge.fit(metrics.to_tensor(crops), torch.tensor(labels))
+    accuracy = judge.fit(data.to_tensor(crops), torch.tensor(labels))
     print(f"style judge: {len(crops)} crops, training accuracy {accuracy:.2f}")
     return judge
 
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
             for s in styles:
                 crops = [c for image in portraits[s] for c in metrics.random_crops(image, 4, 128, rng)]
                 result["style_judge"][s] = round(float(np.mean(
-                    [label == s for label in judge.predict(metrics.to_tensor(crops))])), 4)
+                    [label == s for label in judge.predict(data.to_tensor(crops))])), 4)
     result["faces"] = len(photos)
     result["weights"] = read_metadata(args.weights).get("info", {})
     (args.out / "metrics.json").write_text(json.dumps(result, indent=2))

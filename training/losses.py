@@ -1,7 +1,8 @@
-"""Losses for the painters, each relative (≈1 for a bad match, 0 for a perfect one).
+"""Losses for the painters.
 
-Normalising every term by the size of its target keeps the weights readable and lets one set of
-weights serve VGG features of very different magnitudes and every style.
+The VGG terms are relative (≈1 for a bad match, 0 for a perfect one): normalising by the size of
+the target keeps the weights readable across layers of very different magnitudes and every style.
+The light and total-variation terms are plain L1 on images in [-1, 1].
 """
 
 from __future__ import annotations

@@ -99,10 +99,6 @@ class StyleJudge(torch.nn.Module):
         return [self.classes[i] for i in index]
 
 
-def to_tensor(images: list[np.ndarray]) -> torch.Tensor:
-    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
-
-
 def random_crops(image: np.ndarray, count: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Square crops of a third to two thirds of the short side, resized to ``size``."""
     pil = Image.fromarray(image)
@@ -117,12 +113,17 @@ def random_crops(image: np.ndarray, count: int, size: int, rng: np.random.Genera
 
 def score_portraits(detector: FaceDetector, identity: IdentityModel | None, aligned: np.ndarray,
                     photo_face: Face, portrait: np.ndarray) -> dict[str, float]:
-    """redetect (0/1), landmark drift and identity (0/1; NaN where not measurable) of one portrait."""
+    """redetect (0/1), landmark drift and identity (0/1) of one portrait.
+
+    Drift is NaN when no face is found again; identity is NaN without dlib, and 0 when no face is
+    found (dlib needs one)."""
     found = detector(Image.fromarray(portrait))
-    if not found:
-        return {"redetect_rate": 0.0, "landmark_drift": float("nan"), "identity": 0.0}
+    if not found:  # a portrait nobody can find a face in has lost the person too
+        return {"redetect_rate": 0.0, "landmark_drift": float("nan"),
+                "identity": 0.0 if identity is not None else float("nan")}
     painted = closest(found, photo_face.landmarks.mean(0))
-    result = {"redetect_rate": 1.0, "landmark_drift": landmark_drift(photo_face, painted)}
+    result = {"redetect_rate": 1.0, "landmark_drift": landmark_drift(photo_face, painted),
+              "identity": float("nan")}
     if identity is not None:
         before, after = identity.descriptor(aligned, photo_face), identity.descriptor(portrait, painted)
         result["identity"] = float(np.linalg.norm(before - after) < SAME_PERSON)

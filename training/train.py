@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from portrait.model import Generator
+from portrait.pipeline import bf16_supported
 from portrait.styles import STYLES, save_generator
 from training import data, losses, vgg
 from training.sheets import preview_sheet
@@ -31,15 +32,10 @@ from training.sheets import preview_sheet
 STYLE_WEIGHT = {"oil": 2.0, "watercolor": 4.0, "ink": 6.0}
 
 
-def to_tensor(images: list[np.ndarray] | np.ndarray) -> torch.Tensor:
-    """uint8 N×H×W×3 → float N×3×H×W in [-1, 1]."""
-    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
-
-
 def random_crop(image: np.ndarray, size: int, rng: np.random.Generator, scale: tuple[float, float],
                 centred: bool) -> torch.Tensor:
     """A ``size``² crop of ``image`` rescaled by a random factor; centred crops stay near the face."""
-    t = to_tensor(image[None])
+    t = data.to_tensor(image[None])
     side = min(t.shape[-2:])
     factor = max(rng.uniform(*scale), (size + 2) / side)
     t = F.interpolate(t, scale_factor=factor, mode="bilinear", antialias=factor < 1, align_corners=False)
@@ -87,7 +83,7 @@ def gram_bank(features: vgg.VGGFeatures, dataset: data.Dataset, size: int, per_s
     return bank
 
 
-BF16 = torch.backends.mkldnn.is_available() and "avx512_bf16" in open("/proc/cpuinfo").read()
+BF16 = bf16_supported()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -135,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_rng_state(state["torch_rng"])
     bank = gram_bank(features, train, args.size, args.bank, rng)
     shown = held.faces if len(held.faces) else train.faces  # tiny data sets may hold out nothing
-    preview = to_tensor(shown[:: max(1, len(shown) // 6)][:6])
+    preview = data.to_tensor(shown[:: max(1, len(shown) // 6)][:6])
     log_path = args.cache / "train_log.csv"
     new_log = not (args.resume and log_path.exists())
     log = open(log_path, "w" if new_log else "a", newline="")
@@ -178,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         loss = args.content * content + style + args.light * light + args.tv * tv
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
-        for group in optimiser.param_groups:  # halve the step size every 4000 steps, floor at 1/8
+        for group in optimiser.param_groups:  # step size halves every 4000 steps, floor at 1/8
             group["lr"] = args.lr * max(0.125, 0.5 ** (step / 4000))
         optimiser.step()
         step += 1
