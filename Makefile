@@ -1,4 +1,4 @@
-# Two entry points, as in the README: `make run` (set up, start the app) and `make test`.
+# `make test` is the README's test command (and CI's); `make run` sets up and starts the app.
 PYTHON ?= python3
 
 .PHONY: run test setup setup-test lint

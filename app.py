@@ -1,6 +1,6 @@
 """Portrait studio: take a selfie, pick a style, see yourself painted. Nothing is kept.
 
-    python app.py [--host 127.0.0.1] [--port 7860] [--share]
+    python app.py [--host 127.0.0.1] [--port 7860] [--share] [--kiosk [--idle 60]]
 
 A thin Gradio shell over :mod:`portrait`. Photos travel in memory: the uploaded file is read
 and deleted at once (it sits on tmpfs for those milliseconds), the decoded photo lives in the
