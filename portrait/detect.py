@@ -68,3 +68,9 @@ class FaceDetector:
         faces = [Face(box=box * [sx, sy, sx, sy], landmarks=pts * [sx, sy], score=float(score))
                  for box, pts, score in zip(boxes, points, scores, strict=True) if score >= self.min_score]
         return sorted(faces, key=lambda face: -(face.box[2] - face.box[0]) * (face.box[3] - face.box[1]))
+
+
+def nearest_face(faces: list[Face], point: np.ndarray) -> Face:
+    """The face whose landmarks' centre is nearest ``point``: the one a tracker or a framed
+    portrait is about, when others show at its edge."""
+    return min(faces, key=lambda f: np.linalg.norm(f.landmarks.mean(0) - point))

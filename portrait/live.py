@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from portrait.align import align_face
+from portrait.detect import nearest_face
 from portrait.pipeline import Painter
 
 
@@ -56,6 +57,5 @@ class LiveSession:
         if self.landmarks is None:
             self.landmarks = faces[0].landmarks
             return
-        centre = self.landmarks.mean(0)
-        nearest = min(faces, key=lambda f: np.linalg.norm(f.landmarks.mean(0) - centre))
+        nearest = nearest_face(faces, self.landmarks.mean(0))
         self.landmarks = self.smoothing * nearest.landmarks + (1 - self.smoothing) * self.landmarks

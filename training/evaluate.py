@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 from portrait.align import align_face, portrait_template
+from portrait.detect import nearest_face
 from portrait.inputs import InputError, load_image
 from portrait.pipeline import Painter
 from portrait.styles import WEIGHTS, read_metadata
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
         reference = painter.detector(Image.fromarray(aligned))
         if not reference:
             continue
-        photo_face = metrics.closest(reference, portrait_template(args.size).mean(0))
+        photo_face = nearest_face(reference, portrait_template(args.size).mean(0))
         row = [square(aligned)]
         for style in styles:
             painted = painter.paint(aligned, style)

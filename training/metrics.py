@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from portrait.detect import Face, FaceDetector
+from portrait.detect import Face, FaceDetector, nearest_face
 from training.vgg import VGGFeatures
 
 SAME_PERSON = 0.6
@@ -51,12 +51,6 @@ class IdentityModel:
 def landmark_drift(photo: Face, painted: Face) -> float:
     """Mean landmark displacement as a fraction of the photo's face box width."""
     return float(np.linalg.norm(photo.landmarks - painted.landmarks, axis=1).mean() / photo.width)
-
-
-def closest(faces: list[Face], point: np.ndarray) -> Face:
-    """The detected face whose landmarks centre is nearest ``point`` (an aligned frame may show
-    a second, partial face at its edge; the main one sits on the template)."""
-    return min(faces, key=lambda f: np.linalg.norm(f.landmarks.mean(0) - point))
 
 
 class StyleJudge(torch.nn.Module):
@@ -121,7 +115,7 @@ def score_portraits(detector: FaceDetector, identity: IdentityModel | None, alig
     if not found:  # a portrait nobody can find a face in has lost the person too
         return {"redetect_rate": 0.0, "landmark_drift": float("nan"),
                 "identity": 0.0 if identity is not None else float("nan")}
-    painted = closest(found, photo_face.landmarks.mean(0))
+    painted = nearest_face(found, photo_face.landmarks.mean(0))
     result = {"redetect_rate": 1.0, "landmark_drift": landmark_drift(photo_face, painted),
               "identity": float("nan")}
     if identity is not None:
