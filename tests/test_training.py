@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -38,13 +39,29 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     log = (cache / "train_log.csv").read_text().splitlines()
     assert len(log) == 3 and log[0].startswith("step,")
 
-    train.main([*common, "--steps", "3", "--resume"])
+    train.main([*common, "--steps", "3", "--resume", "--adv-start", "2"])  # step 3 meets the critic
     assert read_metadata(out)["info"]["steps"] == 3
+    assert "critic" in torch.load(cache / "train_state.pt", weights_only=False)
     second = load_generator(out)
     changed = [not torch.equal(a, b) for a, b in zip(first.state_dict().values(),
                                                      second.state_dict().values(), strict=True)]
     assert any(changed)  # the resumed step really trained
-    assert len((cache / "train_log.csv").read_text().splitlines()) == 4
+    rows = (cache / "train_log.csv").read_text().splitlines()
+    assert len(rows) == 4
+    header, last = rows[0].split(","), rows[-1].split(",")
+    assert float(last[header.index("adv")]) != 0 and float(last[header.index("critic")]) > 0
+
+
+def test_sampling_favours_frames_the_photo_fills(astronaut) -> None:
+    """A tight crop padded with smooth fill is drawn less often than a full head-and-shoulders frame."""
+    full = np.asarray(astronaut.resize((384, 384)))
+    tight = np.empty_like(full)
+    tight[:] = np.linspace(60, 160, 384, dtype=np.uint8)[:, None, None]  # smooth, like the fill
+    tight[112:272, 112:272] = full[112:272, 112:272]
+    coverage = train.photo_coverage(np.stack([full, tight]))
+    assert coverage[0] > 0.6 and coverage[1] < 0.3
+    probabilities = train.face_sampling(np.stack([full, tight]))
+    assert probabilities.sum() == pytest.approx(1) and probabilities[0] > 3 * probabilities[1]
 
 
 def test_evaluation_writes_metrics_and_a_contact_sheet(tiny: tuple[Path, Path], vgg_path: str,

@@ -46,8 +46,17 @@ def luminance(image: torch.Tensor) -> torch.Tensor:
 
 
 def light_loss(out: torch.Tensor, photo: torch.Tensor, scale: int = 8) -> torch.Tensor:
-    """Keep the lighting: blurred luminance of painting and photo should agree (colour is free)."""
-    return F.l1_loss(F.avg_pool2d(luminance(out), scale), F.avg_pool2d(luminance(photo), scale))
+    """Keep the lighting on the face: blurred luminance of painting and photo should agree.
+
+    Colour is free everywhere, and the weight falls off away from the centre of the frame (where
+    the aligned face is), so a painter may lay its own dark or light ground behind the sitter.
+    """
+    error = (F.avg_pool2d(luminance(out), scale) - F.avg_pool2d(luminance(photo), scale)).abs()
+    h, w = error.shape[-2:]
+    y = torch.linspace(-1, 1, h)[:, None]
+    x = torch.linspace(-1, 1, w)[None, :]
+    weight = 0.2 + 0.8 * torch.exp(-(x**2 + y**2) / (2 * 0.35**2))
+    return (error * weight).sum((-2, -1)).mean() / weight.sum()
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:
