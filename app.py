@@ -40,8 +40,10 @@ log = logging.getLogger("portrait-studio")
 PRIVACY_NOTE = ("Your photo is processed in this server's memory only and is never saved to disk; "
                 "it is forgotten when you leave the page (at the latest after 15 minutes).")
 ALL_FACES = "All faces"
-VIEWS = ("Portrait", "Whole photo")
-WHOLE_PHOTO = VIEWS[1]
+#: The portrait framing; the photo with its faces painted in; the whole photo painted, faces too.
+VIEWS = ("Portrait", "Whole photo", "Whole photo, all painted")
+WHOLE_PHOTO, ALL_PAINTED = VIEWS[1:]
+THUMBNAIL = 96
 NO_BLEND = "(none)"
 #: One painting at a time per CPU pair; visitors beyond the queue are asked to retry.
 CONCURRENCY = 1
@@ -76,8 +78,24 @@ def side_by_side(images: list[np.ndarray]) -> np.ndarray:
     return images[0] if len(images) == 1 else np.concatenate(images, axis=1)
 
 
-def face_choices(count: int) -> list[str]:
-    return [f"Face {i + 1}" for i in range(count)] + ([ALL_FACES] if count > 1 else [])
+def face_thumbnails(image: Image.Image, faces: list) -> list[dict]:
+    """Numbered thumbnails of each face (gallery payloads with data URLs: no file is written)."""
+    items = []
+    for number, face in enumerate(faces, 1):
+        x1, y1, x2, y2 = face.box
+        cx, cy, half = (x1 + x2) / 2, (y1 + y2) / 2, 0.7 * max(x2 - x1, y2 - y1)
+        crop = image.crop((round(cx - half), round(cy - half), round(cx + half), round(cy + half)))
+        thumb = np.asarray(crop.convert("RGB").resize((THUMBNAIL, THUMBNAIL), Image.Resampling.BILINEAR))
+        items.append({"image": data_url(thumb, quality=80), "caption": str(number)})
+    return items
+
+
+def chosen_faces(faces: list, which: str) -> list:
+    """The faces ``which`` names: "Face N" (1-based), or all of them."""
+    if which == ALL_FACES:
+        return faces
+    number = int(which.split()[-1]) if which.startswith("Face ") and which.split()[-1].isdigit() else 1
+    return [faces[min(number, len(faces)) - 1]]
 
 
 def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
@@ -105,8 +123,12 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
                                              for i, name in enumerate(styles)]
                         take = gr.Button("📸 Take my portrait (space)", variant="primary", size="lg",
                                          elem_id="take", visible=kiosk)
-                        face = gr.Dropdown(["Face 1"], value="Face 1", label="Which face", elem_id="face",
-                                           visible=False)
+                        with gr.Group(visible=False) as group_box:
+                            thumbnails = gr.Gallery(label="Faces: click one to paint it", columns=5,
+                                                    height=150, allow_preview=False, elem_id="faces",
+                                                    object_fit="cover", buttons=[])
+                            every_face = gr.Button("Paint every face", elem_id="all-faces", size="sm")
+                        face = gr.State("Face 1")
                         with gr.Accordion("More", open=False, visible=not kiosk):
                             view = gr.Radio(VIEWS, value=VIEWS[0], label="Show", elem_id="view")
                             blend_with = gr.Dropdown([NO_BLEND, *styles], value=NO_BLEND,
@@ -141,20 +163,20 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
             if image is None:
                 raise InputError("Take a photo with the webcam or choose a file first.")
             faces = painter.find_faces(image)
-            choices = face_choices(len(faces))
-            which = which if which in choices else choices[0]
-            chosen = faces if which == ALL_FACES else [faces[int(which.split()[-1]) - 1]]
             recipe = style_recipe(style_name, other, amount)
-            pairs = [painter.portrait(image, f, recipe, strength_value) for f in chosen]
-            note = f"{len(faces)} faces found: choose which to paint." if len(faces) > 1 else ""
-            if view_name == WHOLE_PHOTO:
-                left = np.asarray(image)
-                right = paste_back(image, [(p.painted, p.alignment) for p in pairs])
+            pairs = [painter.portrait(image, f, recipe, strength_value) for f in chosen_faces(faces, which)]
+            note = (f"{len(faces)} faces found: click a face to paint it, or paint every face."
+                    if len(faces) > 1 else "")
+            if view_name in (WHOLE_PHOTO, ALL_PAINTED):
+                left, background = np.asarray(image), image
+                if view_name == ALL_PAINTED:  # the scene painted too, the faces from their portraits
+                    scene = painter.paint_frame(image, recipe, strength_value)
+                    background = Image.fromarray(scene).resize(image.size, Image.Resampling.BILINEAR)
+                right = paste_back(background, [(p.painted, p.alignment) for p in pairs])
             else:
                 left = side_by_side([p.aligned for p in pairs])
                 right = side_by_side([p.painted for p in pairs])
-            return (data_url(left), data_url(right),
-                    gr.update(choices=choices, value=which, visible=len(faces) > 1), note)
+            return data_url(left), data_url(right), note, faces
 
         def friendly(error: Exception) -> tuple:
             message = friendly_text(error).removeprefix("⚠️ ")
@@ -163,53 +185,76 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
                 # image data, names or client addresses.
                 log.error("painting failed: %s", type(error).__name__)
             gr.Warning(message)
-            return None, None, gr.update(), f"⚠️ {message}"
+            return None, None, f"⚠️ {message}"
 
-        def receive(payload: dict | None, style_name: str, _which: str, *options):
-            """A new photo arrived: read it into memory, delete the upload, paint its largest face."""
+        def new_photo(image: Image.Image | None, style_name: str, *options) -> tuple:
+            """Paint the largest face of a new photo; offer numbered thumbnails when there are more."""
+            no_group = (gr.update(visible=False), gr.update(value=[]), "Face 1")
+            try:
+                left, right, note, faces = run(image, style_name, "Face 1", *options)
+            except Exception as error:  # noqa: BLE001 — every failure becomes a message
+                left, right, text = friendly(error)
+                return image, left, right, *no_group, text
+            if len(faces) < 2:
+                return image, left, right, *no_group, note
+            return (image, left, right, gr.update(visible=True),
+                    gr.update(value=face_thumbnails(image, faces), selected_index=None), "Face 1", note)
+
+        def receive(payload: dict | None, style_name: str, *options) -> tuple:
+            """A new photo arrived: read it into memory, delete the upload, paint it."""
             try:
                 image = uploads.read((payload or {}).get("path"))
             except Exception as error:  # noqa: BLE001 — every failure becomes a message
-                left, right, _, text = friendly(error)
-                return None, left, right, gr.update(visible=False), text
-            try:
-                return (image, *run(image, style_name, "Face 1", *options))
-            except Exception as error:  # noqa: BLE001 — every failure becomes a message
-                return (image, *friendly(error))
+                left, right, text = friendly(error)
+                return None, left, right, gr.update(visible=False), gr.update(value=[]), "Face 1", text
+            return new_photo(image, style_name, *options)
 
         def clear():
             """The visitor removed the photo: forget it and what was painted from it."""
-            return None, None, None, gr.update(visible=False), ""
+            return None, None, None, gr.update(visible=False), gr.update(value=[]), "Face 1", ""
 
         def preview(image: Image.Image | None):
             """Show the photo from memory: its uploaded file is already deleted."""
             return data_url(np.asarray(image)) if image is not None else gr.update()
 
-        def repaint(image: Image.Image | None, style_name: str, which: str, *options):
+        def repaint(image: Image.Image | None, style_name: str, which: str, *options) -> tuple:
             try:
-                return run(image, style_name, which, *options)
+                return run(image, style_name, which, *options)[:3]
             except Exception as error:  # noqa: BLE001
                 return friendly(error)
 
-        outputs = [original, portrait, face, status]
+        def pick_face(selected: gr.SelectData, image: Image.Image | None, style_name: str, _which: str,
+                      *options) -> tuple:
+            """A thumbnail was clicked: paint that face."""
+            which = f"Face {selected.index + 1}"
+            return which, *repaint(image, style_name, which, *options)
+
+        def every(image: Image.Image | None, style_name: str, _which: str, *options) -> tuple:
+            return ALL_FACES, *repaint(image, style_name, ALL_FACES, *options)
+
+        outputs = [original, portrait, status]
+        new_outputs = [photo_state, original, portrait, group_box, thumbnails, face, status]
         common = dict(concurrency_limit=CONCURRENCY, concurrency_id="paint", show_progress="minimal")
         # upload, not input: input also fires with no photo when the source is switched or the
         # photo removed, and receive() would greet that with a "No image received" warning.
         options = [view, blend_with, blend, strength]
         # always_last: a photo sent while the previous one is still being painted is painted next,
         # not dropped (its upload would otherwise wait in the cache for the delete_cache backstop).
-        painting = camera.upload(receive, [camera, style, face, *options], [photo_state, *outputs],
+        painting = camera.upload(receive, [camera, style, *options], new_outputs,
                                  preprocess=False, postprocess=False, trigger_mode="always_last",
                                  api_name="paint", api_visibility="private" if kiosk else "public",
                                  **common)
         painting.then(preview, photo_state, camera, postprocess=False, queue=False, api_visibility="private")
         # Removing the photo never waits in the painting queue, and cancels a painting in flight.
-        camera.clear(clear, None, [photo_state, *outputs], queue=False, cancels=[painting],
-                     api_visibility="private")
-        for trigger in (paint.click, style.change, face.input, view.change, blend_with.change,
+        camera.clear(clear, None, new_outputs, queue=False, cancels=[painting], api_visibility="private")
+        for trigger in (paint.click, style.change, view.change, blend_with.change,
                         blend.release, strength.release):
             trigger(repaint, [photo_state, style, face, *options], outputs, postprocess=False,
                     api_visibility="private", **common)
+        thumbnails.select(pick_face, [photo_state, style, face, *options], [face, *outputs],
+                          postprocess=False, api_visibility="private", **common)
+        every_face.click(every, [photo_state, style, face, *options], [face, *outputs],
+                         postprocess=False, api_visibility="private", **common)
 
         def live_step(payload: dict | None, style_name: str, session: LiveSession | None):
             """One streamed frame (a data URL, decoded in memory) → its painted version."""
@@ -226,13 +271,13 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
         def freeze_frame(session: LiveSession | None, style_name: str, *options):
             """Paint the last live frame at full size in the studio tab."""
             image = session.frame if session else None
-            return (image, *repaint(image, style_name, "Face 1", *options), gr.update(selected="studio"),
+            return (*new_photo(image, style_name, *options), gr.update(selected="studio"),
                     data_url(np.asarray(image)) if image is not None else None)
 
         live_camera.stream(live_step, [live_camera, live_style, live_state], [live_portrait, live_state],
                            preprocess=False, postprocess=False, stream_every=0.1, time_limit=LIVE_SECONDS,
                            concurrency_limit=LIVE_VISITORS, concurrency_id="live", api_visibility="private")
-        freeze.click(freeze_frame, [live_state, live_style, *options], [photo_state, *outputs, tabs, camera],
+        freeze.click(freeze_frame, [live_state, live_style, *options], [*new_outputs, tabs, camera],
                      postprocess=False, api_visibility="private", **common)
         take.click(None, js="() => window.portraitCountdown && window.portraitCountdown()")
         for button, name in zip(style_buttons, styles, strict=True):

@@ -104,3 +104,12 @@ def jpeg_bytes(image: Image.Image | np.ndarray, quality: int = 92) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
+
+
+def group_photo(astronaut: Image.Image) -> Image.Image:
+    """Three faces of different sizes, one mirrored and one tilted, side by side on a wall."""
+    group = Image.new("RGB", (1200, 520), (90, 100, 110))
+    group.paste(astronaut.resize((400, 400)), (0, 100))
+    group.paste(astronaut.transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize((460, 460)), (380, 30))
+    group.paste(astronaut.resize((360, 360)).rotate(8), (830, 150))
+    return group

@@ -1,4 +1,4 @@
-"""The exhibition features in a real browser: the live painted mirror and the kiosk screen."""
+"""The exhibition features in a real browser: the live painted mirror, the kiosk screen, group photos."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser
 
 from tests._browser import chromium, open_studio, write_fake_webcam
-from tests.conftest import Server, start_server
+from tests.conftest import Server, group_photo, jpeg_bytes, start_server
 
 LIVE_SECONDS = 15
 
@@ -75,3 +76,52 @@ def test_kiosk_countdown_keys_and_reset(browser: Browser, kiosk_server: Server, 
         assert studio.foreign_requests() == []
 
 
+
+
+def test_group_photo_faces_whole_photo_blend_and_download(browser: Browser, server: Server,
+                                                          astronaut: Image.Image, tmp_path: Path) -> None:
+    photo = tmp_path / "group.jpg"
+    photo.write_bytes(jpeg_bytes(group_photo(astronaut)))
+    with open_studio(browser, server.url, tmp_path / "group.png") as studio:
+        page = studio.page
+        studio.upload(photo)
+        first = studio.wait_for_image("portrait")
+        assert first.width == 512  # the largest face first
+        thumbnails = page.locator("#faces img")
+        thumbnails.nth(2).wait_for()
+        assert thumbnails.count() == 3
+        assert page.locator("#faces").inner_text().split()[-3:] == ["1", "2", "3"]
+
+        thumbnails.nth(2).click()  # a numbered thumbnail picks the face to paint
+        picked = studio.wait_for_image("portrait", replacing=first.src)
+        assert picked.width == 512
+        page.locator("#all-faces").click()
+        every = studio.wait_for_image("portrait", replacing=picked.src)
+        assert every.width == 3 * 512
+
+        page.get_by_text("More").click()
+        page.locator("#view").get_by_label("Whole photo", exact=True).check()
+        whole = studio.wait_for_image("portrait", replacing=every.src)
+        assert whole.width == 1200 and studio.shown("original").width == 1200
+        page.locator("#view").get_by_label("Whole photo, all painted", exact=True).check()
+        painted = studio.wait_for_image("portrait", replacing=whole.src)
+        assert painted.width == 1200
+        page.screenshot(path=tmp_path / "whole-photo-painted.png", full_page=True)
+
+        page.locator("#view").get_by_label("Portrait", exact=True).check()
+        portrait = studio.wait_for_image("portrait", replacing=painted.src)
+        page.locator("#blend-with input").click()
+        page.get_by_role("option", name="ink").click()  # oil and ink, half and half
+        blended = studio.wait_for_image("portrait", replacing=portrait.src)
+        assert blended.width == 3 * 512
+
+        asked = len(studio.requested)
+        with page.expect_download() as download:
+            page.locator("#portrait button[aria-label='Download']").click()
+        saved = tmp_path / "download.webp"
+        download.value.save_as(saved)
+        with Image.open(saved) as image:
+            assert image.size == (3 * 512, 512)
+        # the browser hands over the image it already has: nothing asked of the server
+        assert [url for url in studio.requested[asked:] if not url.startswith("data:")] == []
+        assert studio.foreign_requests() == []

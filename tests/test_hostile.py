@@ -220,7 +220,7 @@ def api(server, tmp_path_factory) -> Iterator[Api]:
     client = Client(server.url, verbose=False)
     astronaut = corpus.build("jpeg-bytes-not-file").write(tmp_path_factory.mktemp("warm-up"))
     for _ in range(3):
-        client.predict(handle_file(str(astronaut)), "oil", "Face 1", api_name="/paint")
+        client.predict(handle_file(str(astronaut)), "oil", api_name="/paint")
     result = Api(client, rss(server), Tally())
     yield result
     print("\n" + result.tally.report("hostile corpus, server API"))
@@ -228,17 +228,18 @@ def api(server, tmp_path_factory) -> Iterator[Api]:
 
 def visit(client: Client, path: Path) -> Outcome:
     """Upload like the webcam/upload widget does and read what the page would show."""
-    original, portrait, face, status = client.predict(handle_file(str(path)), "oil", "Face 1",
-                                                      api_name="/paint")
+    original, portrait, thumbnails, status = client.predict(handle_file(str(path)), "oil", api_name="/paint")
     if original is None or portrait is None:
         assert original is None and portrait is None and status.startswith(STATUS_PREFIX), status
         return Outcome("message", status.removeprefix(STATUS_PREFIX))
     for image in (original, portrait):
         assert image["url"].startswith("data:image/webp;base64,"), str(image)[:100]
-    choices = [value for _, value in face["choices"]]
-    faces = sum(choice.startswith("Face ") for choice in choices)
-    if faces > 1:  # the visitor is told, and offered each face and all of them
-        assert choices[-1] == "All faces" and status.startswith(f"{faces} faces"), (choices, status)
+    offered = thumbnails["value"] if isinstance(thumbnails, dict) else thumbnails or []
+    faces = max(1, len(offered))
+    if faces > 1:  # the visitor is told, and offered a numbered thumbnail of each face
+        assert [item["caption"] for item in offered] == [str(i + 1) for i in range(faces)], offered
+        assert all(item["image"]["url"].startswith("data:image/") for item in offered)
+        assert status.startswith(f"{faces} faces"), status
     return Outcome("portrait", f"{faces} face(s) offered", faces)
 
 

@@ -89,7 +89,7 @@ def ask(client: Client, photo: Path, began: float) -> Visit:
     """One visit: upload, wait in the queue, get the painting (or be asked to come back)."""
     start = time.monotonic()
     try:
-        job = client.submit(handle_file(str(photo)), "oil", "Face 1", api_name="/paint")
+        job = client.submit(handle_file(str(photo)), "oil", api_name="/paint")
         _, portrait, _, status = job.result(timeout=REQUEST_TIMEOUT)
         outcome, detail = ("portrait", "") if portrait else ("failed", f"no portrait: {status}")
     except QueueError as error:

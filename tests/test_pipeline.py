@@ -68,3 +68,12 @@ def test_paste_back_changes_the_face_only(painter, astronaut: Image.Image) -> No
     face_change = np.abs(whole[y1:y2, x1:x2].astype(int) - photo[y1:y2, x1:x2]).mean()
     corner_change = np.abs(whole[400:, 400:].astype(int) - photo[400:, 400:]).mean()
     assert face_change > 10 and corner_change < 1
+
+
+def test_whole_frame_any_size(painter, astronaut: Image.Image) -> None:
+    """The whole photo is painted at its own shape (not a multiple of 8), long side capped."""
+    frame = painter.paint_frame(astronaut.resize((333, 251)), "watercolor")
+    assert frame.shape == (251, 333, 3) and frame.dtype == np.uint8
+    assert np.abs(frame.astype(int) - np.asarray(astronaut.resize((333, 251)), int)).mean() > 5  # painted
+    big = painter.paint_frame(astronaut.resize((1500, 1000)), "ink", side=640)
+    assert big.shape == (427, 640, 3)

@@ -27,7 +27,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from tests._browser import chromium, open_studio, write_fake_webcam
-from tests.conftest import ROOT, Server, free_port, jpeg_bytes, start_server
+from tests.conftest import ROOT, Server, free_port, group_photo, jpeg_bytes, start_server
 
 #: Syscalls that can put a file on disk: create/open for writing, or give an existing file a name.
 TRACED = "openat,open,creat,rename,renameat,renameat2,link,linkat"
@@ -122,14 +122,14 @@ def send_through_api(server: Server, photo: Path, not_a_photo: Path) -> None:
     """Paint through the public HTTP API a few times, and send it one file that is no image."""
     client = Client(server.url, verbose=False)
     for _ in range(API_CALLS):
-        _, portrait, _, status = client.predict(handle_file(str(photo)), "oil", "Face 1", api_name="/paint")
+        _, portrait, _, status = client.predict(handle_file(str(photo)), "oil", api_name="/paint")
         assert portrait["url"].startswith("data:image/") and status == "", status
-    *_, status = client.predict(handle_file(str(not_a_photo)), "oil", "Face 1", api_name="/paint")
+    *_, status = client.predict(handle_file(str(not_a_photo)), "oil", api_name="/paint")
     assert "isn't an image" in status
 
 
-def send_through_browser(server: Server, photo: Path, folder: Path) -> None:
-    """Take a webcam picture and upload a file in a real browser, as visitors do."""
+def send_through_browser(server: Server, photo: Path, group: Path, folder: Path) -> None:
+    """Take a webcam picture, upload files and pick a face in a real browser, as visitors do."""
     with chromium(write_fake_webcam(folder / "astronaut.y4m")) as browser:
         with open_studio(browser, server.url, folder / "webcam.png") as studio:
             studio.capture_webcam()
@@ -137,6 +137,11 @@ def send_through_browser(server: Server, photo: Path, folder: Path) -> None:
         with open_studio(browser, server.url, folder / "upload.png") as studio:
             studio.upload(photo)
             studio.wait_for_image("portrait")
+        with open_studio(browser, server.url, folder / "group.png") as studio:  # thumbnails, whole photo
+            studio.upload(group)
+            first = studio.wait_for_image("portrait")
+            studio.page.locator("#faces img").nth(1).click()
+            studio.wait_for_image("portrait", replacing=first.src)
         with open_studio(browser, server.url, folder / "live.png") as studio:  # the streamed flow
             page = studio.page
             page.get_by_role("tab", name="Live mirror").click()
@@ -151,7 +156,7 @@ def send_through_browser(server: Server, photo: Path, folder: Path) -> None:
 def send_as_a_crowd(server: Server, photo: Path) -> None:
     """A small load run: several visitors at once, as in tests/test_load.py, under the trace."""
     def visit(_: int) -> str:
-        return Client(server.url, verbose=False).predict(handle_file(str(photo)), "ink", "Face 1",
+        return Client(server.url, verbose=False).predict(handle_file(str(photo)), "ink",
                                                          api_name="/paint")[3]
 
     with ThreadPoolExecutor(CROWD) as pool:
@@ -195,7 +200,9 @@ def run(tmp_path_factory: pytest.TempPathFactory, astronaut: Image.Image) -> Ite
         cleanup.callback(shutil.rmtree, server.cache, ignore_errors=True)
         cleanup.callback(server.stop)
         send_through_api(server, photo, not_a_photo)
-        send_through_browser(server, photo, folder)
+        group = folder / "group.jpg"
+        group.write_bytes(jpeg_bytes(group_photo(astronaut)))
+        send_through_browser(server, photo, group, folder)
         send_as_a_crowd(server, photo)
         time.sleep(SETTLE_SECONDS)
         images = images_in(server.cache)

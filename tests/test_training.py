@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from portrait.styles import STYLES, load_generator, read_metadata
+from portrait.styles import STYLES, WEIGHTS, load_generator, read_metadata
 from tests import tiny_data
-from training import evaluate, fetch_vgg, train
+from training import compare, evaluate, fetch_vgg, train
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +79,12 @@ def test_evaluation_writes_metrics_and_a_contact_sheet(tiny: tuple[Path, Path], 
         assert 0 <= result["style_judge"][style] <= 1
     assert result["faces"] == 5
     assert (tmp_path / "contact_sheet.png").stat().st_size > 10_000
+
+
+def test_ablation_sheet_puts_weights_side_by_side(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    faces, _ = tiny
+    out = tmp_path / "ablation.png"
+    compare.main(["--faces", str(faces), "--out", str(out), "--weights", str(WEIGHTS), str(WEIGHTS),
+                  "--names", "a", "b", "--rows", "2", "--size", "128", "--all"])
+    with Image.open(out) as sheet:  # photo + 3 styles × 2 weights, two faces under a label strip
+        assert sheet.size == (7 * 192, 28 + 2 * 192)
