@@ -128,7 +128,7 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
                                                     height=150, allow_preview=False, elem_id="faces",
                                                     object_fit="cover", buttons=[])
                             every_face = gr.Button("Paint every face", elem_id="all-faces", size="sm")
-                        face = gr.State("Face 1")
+                        face = gr.State(ALL_FACES)
                         with gr.Accordion("More", open=False, visible=not kiosk):
                             view = gr.Radio(VIEWS, value=VIEWS[0], label="Show", elem_id="view")
                             blend_with = gr.Dropdown([NO_BLEND, *styles], value=NO_BLEND,
@@ -165,7 +165,7 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
             faces = painter.find_faces(image)
             recipe = style_recipe(style_name, other, amount)
             pairs = [painter.portrait(image, f, recipe, strength_value) for f in chosen_faces(faces, which)]
-            note = (f"{len(faces)} faces found: click a face to paint it, or paint every face."
+            note = (f"{len(faces)} faces found: click a face to paint only that one, or paint every face."
                     if len(faces) > 1 else "")
             if view_name in (WHOLE_PHOTO, ALL_PAINTED):
                 left, background = np.asarray(image), image
@@ -188,17 +188,17 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
             return None, None, f"⚠️ {message}"
 
         def new_photo(image: Image.Image | None, style_name: str, *options) -> tuple:
-            """Paint the largest face of a new photo; offer numbered thumbnails when there are more."""
-            no_group = (gr.update(visible=False), gr.update(value=[]), "Face 1")
+            """Paint every face of a new photo; offer numbered thumbnails to pick one when there are more."""
+            no_group = (gr.update(visible=False), gr.update(value=[]), ALL_FACES)
             try:
-                left, right, note, faces = run(image, style_name, "Face 1", *options)
+                left, right, note, faces = run(image, style_name, ALL_FACES, *options)
             except Exception as error:  # noqa: BLE001 — every failure becomes a message
                 left, right, text = friendly(error)
                 return image, left, right, *no_group, text
             if len(faces) < 2:
                 return image, left, right, *no_group, note
             return (image, left, right, gr.update(visible=True),
-                    gr.update(value=face_thumbnails(image, faces), selected_index=None), "Face 1", note)
+                    gr.update(value=face_thumbnails(image, faces), selected_index=None), ALL_FACES, note)
 
         def receive(payload: dict | None, style_name: str, *options) -> tuple:
             """A new photo arrived: read it into memory, delete the upload, paint it."""
@@ -206,12 +206,12 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
                 image = uploads.read((payload or {}).get("path"))
             except Exception as error:  # noqa: BLE001 — every failure becomes a message
                 left, right, text = friendly(error)
-                return None, left, right, gr.update(visible=False), gr.update(value=[]), "Face 1", text
+                return None, left, right, gr.update(visible=False), gr.update(value=[]), ALL_FACES, text
             return new_photo(image, style_name, *options)
 
         def clear():
             """The visitor removed the photo: forget it and what was painted from it."""
-            return None, None, None, gr.update(visible=False), gr.update(value=[]), "Face 1", ""
+            return None, None, None, gr.update(visible=False), gr.update(value=[]), ALL_FACES, ""
 
         def preview(image: Image.Image | None):
             """Show the photo from memory: its uploaded file is already deleted."""

@@ -86,7 +86,7 @@ def test_group_photo_faces_whole_photo_blend_and_download(browser: Browser, serv
         page = studio.page
         studio.upload(photo)
         first = studio.wait_for_image("portrait")
-        assert first.width == 512  # the largest face first
+        assert first.width == 3 * 512  # every face, side by side
         thumbnails = page.locator("#faces img")
         thumbnails.nth(2).wait_for()
         assert thumbnails.count() == 3
@@ -97,7 +97,7 @@ def test_group_photo_faces_whole_photo_blend_and_download(browser: Browser, serv
         assert picked.width == 512
         page.locator("#all-faces").click()
         every = studio.wait_for_image("portrait", replacing=picked.src)
-        assert every.width == 3 * 512
+        assert every.width == 3 * 512 and every.src == first.src  # same photo, same style: same painting
 
         page.get_by_text("More").click()
         page.locator("#view").get_by_label("Whole photo", exact=True).check()

@@ -59,6 +59,22 @@ def light_loss(out: torch.Tensor, photo: torch.Tensor, scale: int = 8) -> torch.
     return (error * weight).sum((-2, -1)).mean() / weight.sum()
 
 
+def chroma(image: torch.Tensor) -> torch.Tensor:
+    """The two colour-difference channels of YUV (BT.601): colour without brightness."""
+    r, g, b = image[:, 0], image[:, 1], image[:, 2]
+    return torch.stack([-0.147 * r - 0.289 * g + 0.436 * b, 0.615 * r - 0.515 * g - 0.100 * b], 1)
+
+
+def colour_loss(out: torch.Tensor, photo: torch.Tensor, scale: int = 8) -> torch.Tensor:
+    """Keep the sitter's colours at the scale of whole regions (skin, hair, clothes), per image.
+
+    Without it the Gram losses pull every portrait towards the mean colour of a style's paintings,
+    a brown-beige monochrome; brushwork is left to the VGG and critic terms (AnimeGAN's YUV idea).
+    """
+    error = F.avg_pool2d(chroma(out), scale) - F.avg_pool2d(chroma(photo), scale)
+    return error.abs().mean((1, 2, 3))
+
+
 def tv_loss(image: torch.Tensor) -> torch.Tensor:
     """Total variation: discourages isolated noisy pixels."""
     return ((image[..., 1:, :] - image[..., :-1, :]).abs().mean()

@@ -35,6 +35,9 @@ from training.discriminator import MultiScaleCritic, critic_loss, generator_loss
 from training.sheets import preview_sheet
 
 STYLE_WEIGHT = {"oil": 2.0, "watercolor": 4.0, "ink": 6.0}
+#: How much of the sitter's own colour each medium keeps: oil paints the person in colour, washes
+#: keep some of it, ink is line and tone only.
+COLOUR_WEIGHT = {"oil": 1.0, "watercolor": 0.5, "ink": 0.0}
 
 
 def random_crop(image: np.ndarray, size: int, rng: np.random.Generator, scale: tuple[float, float],
@@ -143,9 +146,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--content", type=float, default=1.0)
     p.add_argument("--light", type=float, default=2.0)
     p.add_argument("--tv", type=float, default=0.5)
+    p.add_argument("--colour", type=float, default=2.0, help="weight of the sitter's colours")
+    p.add_argument("--colour-start", type=int, default=4800, help="step at which the colour term joins")
     p.add_argument("--adv", type=float, default=1.0, help="weight of the critic's verdict")
     p.add_argument("--adv-start", type=int, default=4400, help="step at which the critic joins")
-    p.add_argument("--critic-lr", type=float, default=2e-4)
+    p.add_argument("--critic-lr", type=float, default=4e-4)
     p.add_argument("--width", type=int, default=24)
     p.add_argument("--blocks", type=int, default=5)
     p.add_argument("--save-every", type=int, default=200)
@@ -177,6 +182,8 @@ def main(argv: list[str] | None = None) -> None:
         if "critic" in state:  # states saved before the critic joined have none
             critic.load_state_dict(state["critic"])
             critic_opt.load_state_dict(state["critic_opt"])
+            for group in critic_opt.param_groups:  # the command line wins over the saved rate
+                group["lr"] = args.critic_lr
         torch.set_rng_state(state["torch_rng"])
     bank = gram_bank(features, train, args.size, args.bank, rng)
     draw = face_sampling(train.faces)
@@ -188,7 +195,8 @@ def main(argv: list[str] | None = None) -> None:
     log = open(log_path, "w" if new_log else "a", newline="")
     writer = csv.writer(log)
     if new_log:
-        writer.writerow(["step", "elapsed_s", "loss", "content", "style", "light", "tv", "adv", "critic"])
+        writer.writerow(["step", "elapsed_s", "loss", "content", "style", "light", "tv", "adv", "critic",
+                         "colour"])
 
     def save() -> None:
         torch.save({"generator": generator.state_dict(), "optimiser": optimiser.state_dict(),
@@ -214,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         pick = {n: rng.integers(len(bank[n]["relu1_2"])) for n in names}
         targets = {k: torch.stack([bank[n][k][pick[n]] for n in names]) for k in vgg.LAYERS}
         weights = torch.tensor([STYLE_WEIGHT[n] for n in names])
+        keep_colour = torch.tensor([COLOUR_WEIGHT[n] for n in names])
         with torch.autocast("cpu", torch.bfloat16, enabled=BF16):
             out = generator(photo, generator.one_hot(names))
             with torch.no_grad():
@@ -224,6 +233,9 @@ def main(argv: list[str] | None = None) -> None:
         light = losses.light_loss(out.float(), photo)
         tv = losses.tv_loss(out.float())
         loss = args.content * content + style + args.light * light + args.tv * tv
+        colour = (keep_colour * losses.colour_loss(out.float(), photo)).mean()
+        if step >= args.colour_start:
+            loss = loss + args.colour * colour
         adv = critic_verdict = torch.zeros(())
         if step >= args.adv_start:
             index = torch.tensor([STYLES.index(n) for n in names])
@@ -243,7 +255,8 @@ def main(argv: list[str] | None = None) -> None:
         now = time.perf_counter() - session_start
         bar.update(round(min(now, budget)) - bar.n)
         elapsed = now
-        values = [float(v.detach()) for v in (loss, content, style, light, tv, adv, critic_verdict)]
+        values = [float(v.detach()) for v in (loss, content, style, light, tv, adv, critic_verdict,
+                                                  colour)]
         writer.writerow([step, round(elapsed, 1), *(round(v, 4) for v in values)])
         bar.set_postfix(step=step, loss=f"{values[0]:.3f}", content=f"{values[1]:.3f}",
                         style=f"{values[2]:.3f}", adv=f"{values[5]:.2f}")
