@@ -140,11 +140,13 @@ def main(argv: list[str] | None = None) -> None:
                                            for s in styles)])
         if args.vgg:
             judge = train_judge(vgg.load(args.vgg), styles, paintings, photos, rng)
-            result["style_judge"] = {}
+            result["style_judge"], calls = {}, {}
             for s in styles:
                 crops = [c for image in portraits[s] for c in metrics.random_crops(image, 4, 128, rng)]
-                result["style_judge"][s] = round(float(np.mean(
-                    [label == s for label in judge.predict(data.to_tensor(crops))])), 4)
+                labels = judge.predict(data.to_tensor(crops))
+                result["style_judge"][s] = round(float(np.mean([label == s for label in labels])), 4)
+                calls[s] = {c: round(labels.count(c) / len(labels), 4) for c in judge.classes}
+            result["style_judge_calls"] = calls  # what the judge took each style's portraits for
     result["faces"] = len(photos)
     result["weights"] = read_metadata(args.weights).get("info", {})
     (args.out / "metrics.json").write_text(json.dumps(result, indent=2))
