@@ -40,7 +40,7 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     log = (cache / "train_log.csv").read_text().splitlines()
     assert len(log) == 3 and log[0].startswith("step,")
 
-    # step 3 meets the critic, the colour term and the luminance-only VGG terms
+    # step 3 meets the critic and the colour term
     train.main([*common, "--steps", "3", "--resume", "--adv-start", "2", "--colour-start", "2"])
     assert read_metadata(out)["info"]["steps"] == 3
     assert "critic" in torch.load(cache / "train_state.pt", weights_only=False)

@@ -65,13 +65,11 @@ def chroma(image: torch.Tensor) -> torch.Tensor:
     return torch.stack([-0.147 * r - 0.289 * g + 0.436 * b, 0.615 * r - 0.515 * g - 0.100 * b], 1)
 
 
-def colour_loss(out: torch.Tensor, photo: torch.Tensor, scale: int = 4) -> torch.Tensor:
+def colour_loss(out: torch.Tensor, photo: torch.Tensor, scale: int = 8) -> torch.Tensor:
     """Keep the sitter's colours at the scale of whole regions (skin, hair, clothes), per image.
 
     Without it the Gram losses pull every portrait towards the mean colour of a style's paintings,
     a brown-beige monochrome; brushwork is left to the VGG and critic terms (AnimeGAN's YUV idea).
-    At 1/4 scale, not coarser: where VGG sees luminance only, coarse colour alone let the critic
-    paint blue and yellow fringes along every edge (seen at step 5800).
     """
     error = F.avg_pool2d(chroma(out), scale) - F.avg_pool2d(chroma(photo), scale)
     return error.abs().mean((1, 2, 3))

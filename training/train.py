@@ -9,9 +9,9 @@ against random crops of real paintings of the chosen style give brushwork and pa
 blurred-luminance term keeps the light on the face, and a small total-variation term removes pixel
 noise. From ``--adv-start``: a style-conditional multi-scale patch critic (hinge loss, spectral
 norm) judges the portraits against real paintings of their style, with plain photos as extra
-negatives. From ``--colour-start``: the sitter's colours are kept per style, and the VGG terms of
-oil and watercolor see luminance only, because a Gram bank of many paintings averages their
-colours into one brown-beige. Photos are drawn by how much of the frame they fill.
+negatives. From ``--colour-start``: the sitter's colours are kept per style (a Gram bank of many
+paintings averages their colours into one beige). Photos are drawn by how much of the frame they
+fill.
 Each image in a batch gets a random style, so one network learns all styles.
 Resumable state (generator, optimiser, step, RNG) lives in ``--cache``, outside the repository;
 fp16 weights for the app are exported to ``--out`` at every save.
@@ -39,12 +39,7 @@ from training.sheets import preview_sheet
 STYLE_WEIGHT = {"oil": 2.0, "watercolor": 4.0, "ink": 6.0}
 #: How much of the sitter's own colour each medium keeps: oil paints the person in colour, washes
 #: keep some of it, ink is line and tone only.
-COLOUR_WEIGHT = {"oil": 1.0, "watercolor": 0.6, "ink": 0.0}
-#: Styles whose VGG terms see luminance only (Gatys et al. 2016, "preserving colour"): a Gram bank
-#: of many paintings averages their colours into one brown-beige, so these media take texture
-#: from the bank and colour from the sitter and the critic. Ink keeps its Gram on colour: its
-#: paper and single pigment *are* its palette.
-LUMINANCE_STYLES = ("oil", "watercolor")
+COLOUR_WEIGHT = {"oil": 1.0, "watercolor": 0.5, "ink": 0.0}
 
 
 def random_crop(image: np.ndarray, size: int, rng: np.random.Generator, scale: tuple[float, float],
@@ -107,23 +102,14 @@ def style_crop(style: data.StyleSet, size: int, rng: np.random.Generator) -> tor
 
 
 @torch.no_grad()
-def grey_for(names: list[str], images: torch.Tensor, luminance: bool) -> torch.Tensor:
-    """What VGG sees for each image: its luminance (as RGB) for the luminance styles, else itself."""
-    if not luminance:
-        return images
-    grey = torch.tensor([n in LUMINANCE_STYLES for n in names])[:, None, None, None]
-    return torch.where(grey, losses.luminance(images).expand_as(images), images)
-
-
 def gram_bank(features: vgg.VGGFeatures, dataset: data.Dataset, size: int, per_style: int,
-              rng: np.random.Generator, luminance: bool) -> dict[str, dict[str, torch.Tensor]]:
+              rng: np.random.Generator) -> dict[str, dict[str, torch.Tensor]]:
     """Gram matrices of many random crops per style, computed once (VGG is the costly part)."""
     bank = {}
     for name in STYLES:
         grams: dict[str, list[torch.Tensor]] = {k: [] for k in vgg.LAYERS}
         for _ in tqdm(range(0, per_style, 8), desc=f"style bank {name}"):
             crops = torch.cat([style_crop(dataset.styles[name], size, rng) for _crop in range(8)])
-            crops = grey_for([name] * len(crops), crops, luminance)
             with torch.autocast("cpu", torch.bfloat16, enabled=BF16):
                 feats = features(crops)
             for k in vgg.LAYERS:
@@ -162,11 +148,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--content", type=float, default=1.0)
     p.add_argument("--light", type=float, default=2.0)
     p.add_argument("--tv", type=float, default=0.5)
-    p.add_argument("--colour", type=float, default=12.0, help="weight of the sitter's colours")
+    p.add_argument("--colour", type=float, default=2.0, help="weight of the sitter's colours")
     p.add_argument("--colour-start", type=int, default=4800,
-                   help="step from which the sitter's colours are kept (and oil/watercolor VGG terms "
-                        "see luminance)")
-    p.add_argument("--adv", type=float, default=0.5, help="weight of the critic's verdict")
+                   help="step from which the sitter's colours are kept")
+    p.add_argument("--adv", type=float, default=1.0, help="weight of the critic's verdict")
     p.add_argument("--adv-start", type=int, default=4400, help="step at which the critic joins")
     p.add_argument("--critic-lr", type=float, default=4e-4)
     p.add_argument("--width", type=int, default=24)
@@ -203,8 +188,7 @@ def main(argv: list[str] | None = None) -> None:
             for group in critic_opt.param_groups:  # the command line wins over the saved rate
                 group["lr"] = args.critic_lr
         torch.set_rng_state(state["torch_rng"])
-    bank_luminance = step >= args.colour_start
-    bank = gram_bank(features, train, args.size, args.bank, rng, luminance=bank_luminance)
+    bank = gram_bank(features, train, args.size, args.bank, rng)
     draw = face_sampling(train.faces)
     shown = held.faces if len(held.faces) else train.faces  # tiny data sets may hold out nothing
     shown = shown[np.argsort(-photo_coverage(shown), kind="stable")[: max(6, len(shown) // 3)]]
@@ -235,10 +219,6 @@ def main(argv: list[str] | None = None) -> None:
     bar = tqdm(total=round(budget), initial=round(min(elapsed, budget)), unit="s", desc="training")
     session_start = time.perf_counter() - elapsed
     while elapsed < budget and (not args.steps or step < args.steps):
-        colour_phase = step >= args.colour_start
-        if colour_phase and not bank_luminance:  # the luminance styles' bank changes with the phase
-            bank_luminance = True
-            bank = gram_bank(features, train, args.size, args.bank, rng, luminance=True)
         names = [STYLES[i] for i in rng.integers(len(STYLES), size=args.batch)]
         photo = torch.cat([jitter(random_crop(train.faces[rng.choice(len(train.faces), p=draw)], args.size,
                                                rng, (0.75, 1.35), True), rng) for _ in names])
@@ -249,15 +229,15 @@ def main(argv: list[str] | None = None) -> None:
         with torch.autocast("cpu", torch.bfloat16, enabled=BF16):
             out = generator(photo, generator.one_hot(names))
             with torch.no_grad():
-                photo_feats = features(grey_for(names, photo, colour_phase))
-            out_feats = features(grey_for(names, out, colour_phase))
+                photo_feats = features(photo)
+            out_feats = features(out)
         content = losses.content_loss(out_feats, photo_feats)
         style = (weights * losses.style_loss(out_feats, targets)).mean()
         light = losses.light_loss(out.float(), photo)
         tv = losses.tv_loss(out.float())
         loss = args.content * content + style + args.light * light + args.tv * tv
         colour = (keep_colour * losses.colour_loss(out.float(), photo)).mean()
-        if colour_phase:
+        if step >= args.colour_start:
             loss = loss + args.colour * colour
         adv = critic_verdict = torch.zeros(())
         if step >= args.adv_start:
