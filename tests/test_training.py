@@ -53,6 +53,13 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     header, last = rows[0].split(","), rows[-1].split(",")
     assert float(last[header.index("adv")]) != 0 and float(last[header.index("critic")]) > 0
 
+    # On a machine without the state: carry on from the weights file alone.
+    fresh = tmp_path / "elsewhere"
+    elsewhere = [str(fresh) if arg == str(cache) else arg for arg in common]
+    train.main([*elsewhere, "--steps", "4", "--init", str(out)])
+    assert read_metadata(out)["info"]["steps"] == 4
+    assert len((fresh / "train_log.csv").read_text().splitlines()) == 2  # one new step, from step 3
+
 
 def test_sampling_favours_frames_the_photo_fills(astronaut) -> None:
     """A tight crop padded with smooth fill is drawn less often than a full head-and-shoulders frame."""

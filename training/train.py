@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from portrait.model import Generator
 from portrait.pipeline import bf16_supported
-from portrait.styles import STYLES, save_generator
+from portrait.styles import STYLES, load_generator, read_metadata, save_generator
 from training import data, losses, vgg
 from training.discriminator import MultiScaleCritic, critic_loss, generator_loss
 from training.sheets import preview_sheet
@@ -160,6 +160,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--init", type=Path,
+                   help="start from a weights file (e.g. the committed one, when the resumable state stayed "
+                        "on another machine): its generator, steps and CPU-minutes carry on, with fresh "
+                        "optimisers and critic")
     return p.parse_args(argv)
 
 
@@ -188,6 +192,10 @@ def main(argv: list[str] | None = None) -> None:
             for group in critic_opt.param_groups:  # the command line wins over the saved rate
                 group["lr"] = args.critic_lr
         torch.set_rng_state(state["torch_rng"])
+    elif args.init:
+        generator.load_state_dict(load_generator(args.init).float().state_dict())
+        info = read_metadata(args.init).get("info", {})
+        step, elapsed = int(info.get("steps", 0)), 60.0 * float(info.get("cpu_minutes", 0.0))
     bank = gram_bank(features, train, args.size, args.bank, rng)
     draw = face_sampling(train.faces)
     shown = held.faces if len(held.faces) else train.faces  # tiny data sets may hold out nothing
