@@ -121,7 +121,7 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
                             style_buttons = [gr.Button(f"{i + 1} · {name.capitalize()}", size="lg",
                                                        elem_classes="kiosk-style")
                                              for i, name in enumerate(styles)]
-                        take = gr.Button("📸 Take my portrait (space)", variant="primary", size="lg",
+                        take = gr.Button("Take my portrait (space)", variant="primary", size="lg",
                                          elem_id="take", visible=kiosk)
                         with gr.Group(visible=False) as group_box:
                             thumbnails = gr.Gallery(label="Faces: click one to paint it", columns=5,
