@@ -39,7 +39,6 @@ log = logging.getLogger("portrait-studio")
 
 PRIVACY_NOTE = ("Your photo is processed in this server's memory only and is never saved to disk; "
                 "it is forgotten when you leave the page (at the latest after 15 minutes).")
-ALL_FACES = "All faces"
 #: The portrait framing; the photo with its faces painted in; the whole photo painted, faces too.
 VIEWS = ("Portrait", "Whole photo", "Whole photo, all painted")
 WHOLE_PHOTO, ALL_PAINTED = VIEWS[1:]
@@ -90,12 +89,14 @@ def face_thumbnails(image: Image.Image, faces: list) -> list[dict]:
     return items
 
 
-def chosen_faces(faces: list, which: str) -> list:
-    """The faces ``which`` names: "Face N" (1-based), or all of them."""
-    if which == ALL_FACES:
-        return faces
-    number = int(which.split()[-1]) if which.startswith("Face ") and which.split()[-1].isdigit() else 1
-    return [faces[min(number, len(faces)) - 1]]
+def chosen_faces(faces: list, which: int | None) -> list:
+    """Face number ``which`` (0-based, as the thumbnails count), or every face when None."""
+    return faces if which is None else [faces[min(which, len(faces) - 1)]]
+
+
+def no_faces_offered() -> tuple:
+    """Updates for (thumbnail group, thumbnails, chosen face): nothing to pick, every face painted."""
+    return gr.update(visible=False), gr.update(value=[]), None
 
 
 def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
@@ -128,7 +129,7 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
                                                     height=150, allow_preview=False, elem_id="faces",
                                                     object_fit="cover", buttons=[])
                             every_face = gr.Button("Paint every face", elem_id="all-faces", size="sm")
-                        face = gr.State(ALL_FACES)
+                        face = gr.State(None)  # the face a thumbnail picked; None: every face
                         with gr.Accordion("More", open=False, visible=not kiosk):
                             view = gr.Radio(VIEWS, value=VIEWS[0], label="Show", elem_id="view")
                             blend_with = gr.Dropdown([NO_BLEND, *styles], value=NO_BLEND,
@@ -158,7 +159,7 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
                 freeze = gr.Button("Freeze this frame", variant="primary", elem_id="freeze")
                 live_state = gr.State(None, time_to_live=SESSION_SECONDS)
 
-        def run(image: Image.Image | None, style_name: str, which: str, view_name: str = VIEWS[0],
+        def run(image: Image.Image | None, style_name: str, which: int | None, view_name: str = VIEWS[0],
                 other: str = NO_BLEND, amount: float = 0.0, strength_value: float = 1.0):
             if image is None:
                 raise InputError("Take a photo with the webcam or choose a file first.")
@@ -189,16 +190,15 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
 
         def new_photo(image: Image.Image | None, style_name: str, *options) -> tuple:
             """Paint every face of a new photo; offer numbered thumbnails to pick one when there are more."""
-            no_group = (gr.update(visible=False), gr.update(value=[]), ALL_FACES)
             try:
-                left, right, note, faces = run(image, style_name, ALL_FACES, *options)
+                left, right, note, faces = run(image, style_name, None, *options)
             except Exception as error:  # noqa: BLE001 — every failure becomes a message
                 left, right, text = friendly(error)
-                return image, left, right, *no_group, text
+                return image, left, right, *no_faces_offered(), text
             if len(faces) < 2:
-                return image, left, right, *no_group, note
+                return image, left, right, *no_faces_offered(), note
             return (image, left, right, gr.update(visible=True),
-                    gr.update(value=face_thumbnails(image, faces), selected_index=None), ALL_FACES, note)
+                    gr.update(value=face_thumbnails(image, faces), selected_index=None), None, note)
 
         def receive(payload: dict | None, style_name: str, *options) -> tuple:
             """A new photo arrived: read it into memory, delete the upload, paint it."""
@@ -206,31 +206,29 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
                 image = uploads.read((payload or {}).get("path"))
             except Exception as error:  # noqa: BLE001 — every failure becomes a message
                 left, right, text = friendly(error)
-                return None, left, right, gr.update(visible=False), gr.update(value=[]), ALL_FACES, text
+                return None, left, right, *no_faces_offered(), text
             return new_photo(image, style_name, *options)
 
         def clear():
             """The visitor removed the photo: forget it and what was painted from it."""
-            return None, None, None, gr.update(visible=False), gr.update(value=[]), ALL_FACES, ""
+            return None, None, None, *no_faces_offered(), ""
 
         def preview(image: Image.Image | None):
             """Show the photo from memory: its uploaded file is already deleted."""
             return data_url(np.asarray(image)) if image is not None else gr.update()
 
-        def repaint(image: Image.Image | None, style_name: str, which: str, *options) -> tuple:
+        def repaint(image: Image.Image | None, style_name: str, which: int | None, *options) -> tuple:
             try:
                 return run(image, style_name, which, *options)[:3]
             except Exception as error:  # noqa: BLE001
                 return friendly(error)
 
-        def pick_face(selected: gr.SelectData, image: Image.Image | None, style_name: str, _which: str,
-                      *options) -> tuple:
+        def pick_face(selected: gr.SelectData, image: Image.Image | None, style_name: str, *options) -> tuple:
             """A thumbnail was clicked: paint that face."""
-            which = f"Face {selected.index + 1}"
-            return which, *repaint(image, style_name, which, *options)
+            return selected.index, *repaint(image, style_name, selected.index, *options)
 
-        def every(image: Image.Image | None, style_name: str, _which: str, *options) -> tuple:
-            return ALL_FACES, *repaint(image, style_name, ALL_FACES, *options)
+        def every(image: Image.Image | None, style_name: str, *options) -> tuple:
+            return None, *repaint(image, style_name, None, *options)
 
         outputs = [original, portrait, status]
         new_outputs = [photo_state, original, portrait, group_box, thumbnails, face, status]
@@ -251,9 +249,9 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
                         blend.release, strength.release):
             trigger(repaint, [photo_state, style, face, *options], outputs, postprocess=False,
                     api_visibility="private", **common)
-        thumbnails.select(pick_face, [photo_state, style, face, *options], [face, *outputs],
+        thumbnails.select(pick_face, [photo_state, style, *options], [face, *outputs],
                           postprocess=False, api_visibility="private", **common)
-        every_face.click(every, [photo_state, style, face, *options], [face, *outputs],
+        every_face.click(every, [photo_state, style, *options], [face, *outputs],
                          postprocess=False, api_visibility="private", **common)
 
         def live_step(payload: dict | None, style_name: str, session: LiveSession | None):

@@ -76,8 +76,6 @@ def test_kiosk_countdown_keys_and_reset(browser: Browser, kiosk_server: Server, 
         assert studio.foreign_requests() == []
 
 
-
-
 def test_group_photo_faces_whole_photo_blend_and_download(browser: Browser, server: Server,
                                                           astronaut: Image.Image, tmp_path: Path) -> None:
     photo = tmp_path / "group.jpg"
