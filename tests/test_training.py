@@ -13,6 +13,7 @@ from PIL import Image
 from portrait.styles import STYLES, WEIGHTS, load_generator, read_metadata
 from tests import tiny_data
 from training import compare, evaluate, fetch_vgg, train
+from training.discriminator import MultiScaleCritic, r1_penalty
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     # step 3 meets the critic and the colour term
     train.main([*common, "--steps", "3", "--resume", "--adv-start", "2", "--colour-start", "2"])
     assert read_metadata(out)["info"]["steps"] == 3
-    assert "critic" in torch.load(cache / "train_state.pt", weights_only=False)
+    assert torch.load(cache / "train_state.pt", weights_only=False)["critic_steps"] == 1
     second = load_generator(out)
     changed = [not torch.equal(a, b) for a, b in zip(first.state_dict().values(),
                                                      second.state_dict().values(), strict=True)]
@@ -56,9 +57,25 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     # On a machine without the state: carry on from the weights file alone.
     fresh = tmp_path / "elsewhere"
     elsewhere = [str(fresh) if arg == str(cache) else arg for arg in common]
-    train.main([*elsewhere, "--steps", "4", "--init", str(out)])
+    train.main([*elsewhere, "--steps", "4", "--init", str(out), "--warmup", "10"])
     assert read_metadata(out)["info"]["steps"] == 4
     assert len((fresh / "train_log.csv").read_text().splitlines()) == 2  # one new step, from step 3
+    state = torch.load(fresh / "train_state.pt", weights_only=False)
+    decayed = 1e-3 * 0.5 ** (3 / 4000)  # the default rate at step 3
+    assert state["optimiser"]["param_groups"][0]["lr"] == pytest.approx(decayed / 10)  # first of 10
+
+
+def test_r1_penalty_measures_the_critics_slope_at_real_paintings() -> None:
+    torch.manual_seed(0)
+    critic = MultiScaleCritic(len(STYLES), width=4)
+    real = torch.rand(2, 3, 32, 32).requires_grad_(True)
+    scores = critic(real, torch.tensor([0, 2]))
+    penalty = r1_penalty(real, scores)
+    assert penalty > 0
+    penalty.backward()  # differentiable: the critic can learn to flatten itself
+    assert all(p.grad is not None for p in critic.parameters() if p.dim() > 1)  # biases: no slope
+    same = [real.mean((1, 2, 3), keepdim=True) * 0 + 1]  # a critic that says the same whatever it sees
+    assert r1_penalty(real, same) == 0
 
 
 def test_sampling_favours_frames_the_photo_fills(astronaut) -> None:

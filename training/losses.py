@@ -22,15 +22,30 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     return flat @ flat.transpose(1, 2) / (h * w)
 
 
-def relative(error: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """‖error‖² / ‖target‖² for each image of the batch."""
+def relative(error: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | float = 1.0) -> torch.Tensor:
+    """‖error‖² / ‖target‖² for each image of the batch (both weighted by ``weight`` when given)."""
     dims = tuple(range(1, error.dim()))
-    return error.float().pow(2).sum(dims) / target.float().pow(2).sum(dims).clamp_min(1e-8)
+    return ((weight * error.float().pow(2)).sum(dims)
+            / (weight * target.float().pow(2)).sum(dims).clamp_min(1e-8))
+
+
+def face_weight(h: int, w: int, floor: float) -> torch.Tensor:
+    """A centred Gaussian over an h×w map, 1 on the aligned face and ``floor`` at the frame's edge."""
+    y = torch.linspace(-1, 1, h)[:, None]
+    x = torch.linspace(-1, 1, w)[None, :]
+    return floor + (1 - floor) * torch.exp(-(x**2 + y**2) / (2 * 0.35**2))
 
 
 def content_loss(out: dict[str, torch.Tensor], photo: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Keep the person: the painting's deep VGG features should match the photo's."""
-    return sum(relative(out[k] - photo[k], photo[k]).mean() for k in CONTENT_LAYERS) / len(CONTENT_LAYERS)
+    """Keep the person: the painting's deep VGG features should match the photo's.
+
+    Held most tightly on the face; the room behind the sitter keeps its shapes more loosely, so
+    the painter may paint the background over rather than copy it (a copied background is what
+    makes a portrait read as a photo).
+    """
+    def term(k: str) -> torch.Tensor:
+        return relative(out[k] - photo[k], photo[k], face_weight(*photo[k].shape[-2:], 0.3)).mean()
+    return sum(term(k) for k in CONTENT_LAYERS) / len(CONTENT_LAYERS)
 
 
 def style_loss(out: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -52,10 +67,7 @@ def light_loss(out: torch.Tensor, photo: torch.Tensor, scale: int = 8) -> torch.
     the aligned face is), so a painter may lay its own dark or light ground behind the sitter.
     """
     error = (F.avg_pool2d(luminance(out), scale) - F.avg_pool2d(luminance(photo), scale)).abs()
-    h, w = error.shape[-2:]
-    y = torch.linspace(-1, 1, h)[:, None]
-    x = torch.linspace(-1, 1, w)[None, :]
-    weight = 0.2 + 0.8 * torch.exp(-(x**2 + y**2) / (2 * 0.35**2))
+    weight = face_weight(*error.shape[-2:], 0.2)
     return (error * weight).sum((-2, -1)).mean() / weight.sum()
 
 

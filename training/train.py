@@ -33,7 +33,7 @@ from portrait.model import Generator
 from portrait.pipeline import bf16_supported
 from portrait.styles import STYLES, load_generator, read_metadata, save_generator
 from training import data, losses, vgg
-from training.discriminator import MultiScaleCritic, critic_loss, generator_loss
+from training.discriminator import MultiScaleCritic, critic_loss, generator_loss, r1_penalty
 from training.sheets import preview_sheet
 
 STYLE_WEIGHT = {"oil": 2.0, "watercolor": 4.0, "ink": 6.0}
@@ -122,12 +122,17 @@ BF16 = bf16_supported()
 
 
 def train_critic(critic: MultiScaleCritic, optimiser: torch.optim.Optimizer, real: torch.Tensor,
-                 painted: torch.Tensor, photo: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """One critic step: real paintings of each style up; painted photos, and photos, down."""
-    fakes = torch.cat([painted, photo])
-    loss = critic_loss(critic(real, index), critic(fakes, index.repeat(2)))
+                 painted: torch.Tensor, photo: torch.Tensor, index: torch.Tensor, r1: float) -> torch.Tensor:
+    """One critic step: real paintings of each style up; painted photos, and photos, down.
+
+    Returns the hinge loss alone (0 … 2), the number that says how well the critic tells them apart.
+    """
+    real = real.requires_grad_(True)
+    real_scores = critic(real, index)
+    loss = critic_loss(real_scores, critic(torch.cat([painted, photo]), index.repeat(2)))
+    total = loss + 0.5 * r1 * r1_penalty(real, real_scores)
     optimiser.zero_grad(set_to_none=True)
-    loss.backward()
+    total.backward()
     optimiser.step()
     return loss.detach()
 
@@ -154,6 +159,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--adv", type=float, default=1.0, help="weight of the critic's verdict")
     p.add_argument("--adv-start", type=int, default=4400, help="step at which the critic joins")
     p.add_argument("--critic-lr", type=float, default=4e-4)
+    p.add_argument("--r1", type=float, default=1.0, help="R1 penalty weight (gamma) of the critic")
+    p.add_argument("--critic-warmup", type=int, default=300,
+                   help="critic steps over which its verdict's weight ramps from 0 to --adv: a fresh "
+                        "critic's first verdicts are noise")
+    p.add_argument("--warmup", type=int, default=200,
+                   help="after --init, steps over which the step size ramps up: fresh Adam moments "
+                        "make full-size first steps that wash out a trained painter")
     p.add_argument("--width", type=int, default=24)
     p.add_argument("--blocks", type=int, default=5)
     p.add_argument("--save-every", type=int, default=200)
@@ -180,7 +192,8 @@ def main(argv: list[str] | None = None) -> None:
     critic = MultiScaleCritic(len(STYLES))
     critic_opt = torch.optim.Adam(critic.parameters(), lr=args.critic_lr, betas=(0.5, 0.99))
     state_path = args.cache / "train_state.pt"
-    step, elapsed = 0, 0.0
+    step, elapsed, critic_steps = 0, 0.0, 0
+    ramp_from: int | None = None  # the step a fresh optimiser took over a trained painter
     if args.resume and state_path.exists():
         state = torch.load(state_path, weights_only=False)
         generator.load_state_dict(state["generator"])
@@ -189,6 +202,7 @@ def main(argv: list[str] | None = None) -> None:
         if "critic" in state:  # states saved before the critic joined have none
             critic.load_state_dict(state["critic"])
             critic_opt.load_state_dict(state["critic_opt"])
+            critic_steps = state.get("critic_steps", args.critic_warmup)
             for group in critic_opt.param_groups:  # the command line wins over the saved rate
                 group["lr"] = args.critic_lr
         torch.set_rng_state(state["torch_rng"])
@@ -196,6 +210,7 @@ def main(argv: list[str] | None = None) -> None:
         generator.load_state_dict(load_generator(args.init).float().state_dict())
         info = read_metadata(args.init).get("info", {})
         step, elapsed = int(info.get("steps", 0)), 60.0 * float(info.get("cpu_minutes", 0.0))
+        ramp_from = step
     bank = gram_bank(features, train, args.size, args.bank, rng)
     draw = face_sampling(train.faces)
     shown = held.faces if len(held.faces) else train.faces  # tiny data sets may hold out nothing
@@ -212,7 +227,8 @@ def main(argv: list[str] | None = None) -> None:
     def save() -> None:
         torch.save({"generator": generator.state_dict(), "optimiser": optimiser.state_dict(),
                     "critic": critic.state_dict(), "critic_opt": critic_opt.state_dict(),
-                    "step": step, "elapsed": elapsed, "rng": rng, "torch_rng": torch.get_rng_state()},
+                    "critic_steps": critic_steps, "step": step, "elapsed": elapsed, "rng": rng,
+                    "torch_rng": torch.get_rng_state()},
                    state_path)
         save_generator(generator, args.out, {"steps": step, "cpu_minutes": round(elapsed / 60, 1),
                                              "train_size": args.size, "batch": args.batch,
@@ -252,16 +268,19 @@ def main(argv: list[str] | None = None) -> None:
             index = torch.tensor([STYLES.index(n) for n in names])
             critic.requires_grad_(False)
             adv = generator_loss(critic(out.float(), index))
-            loss = loss + args.adv * adv
+            loss = loss + args.adv * min(1.0, (critic_steps + 1) / args.critic_warmup) * adv
             critic.requires_grad_(True)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
+        warm = 1.0 if ramp_from is None else min(1.0, (step - ramp_from + 1) / args.warmup)
         for group in optimiser.param_groups:  # step size halves every 4000 steps, floor at 1/8
-            group["lr"] = args.lr * max(0.125, 0.5 ** (step / 4000))
+            group["lr"] = warm * args.lr * max(0.125, 0.5 ** (step / 4000))
         optimiser.step()
         if step >= args.adv_start:  # after the generator's step: the critic's weights change here
             real = torch.cat([style_crop(train.styles[n], args.size, rng) for n in names])
-            critic_verdict = train_critic(critic, critic_opt, real, out.detach().float(), photo, index)
+            critic_verdict = train_critic(critic, critic_opt, real, out.detach().float(), photo, index,
+                                          args.r1)
+            critic_steps += 1
         step += 1
         now = time.perf_counter() - session_start
         bar.update(round(min(now, budget)) - bar.n)
