@@ -163,7 +163,7 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
                 other: str = NO_BLEND, amount: float = 0.0, strength_value: float = 1.0):
             if image is None:
                 raise InputError("Take a photo with the webcam or choose a file first.")
-            faces = painter.find_faces(image)
+            image, faces = painter.upright_faces(image)
             recipe = style_recipe(style_name, other, amount)
             pairs = [painter.portrait(image, f, recipe, strength_value) for f in chosen_faces(faces, which)]
             note = (f"{len(faces)} faces found: click a face to paint only that one, or paint every face."
@@ -177,7 +177,7 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
             else:
                 left = side_by_side([p.aligned for p in pairs])
                 right = side_by_side([p.painted for p in pairs])
-            return data_url(left), data_url(right), note, faces
+            return data_url(left), data_url(right), note, faces, image
 
         def friendly(error: Exception) -> tuple:
             message = friendly_text(error).removeprefix("⚠️ ")
@@ -191,7 +191,7 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
         def new_photo(image: Image.Image | None, style_name: str, *options) -> tuple:
             """Paint every face of a new photo; offer numbered thumbnails to pick one when there are more."""
             try:
-                left, right, note, faces = run(image, style_name, None, *options)
+                left, right, note, faces, image = run(image, style_name, None, *options)
             except Exception as error:  # noqa: BLE001 — every failure becomes a message
                 left, right, text = friendly(error)
                 return image, left, right, *no_faces_offered(), text

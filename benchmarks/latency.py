@@ -207,7 +207,7 @@ def benchmark(runs: int, warmup: int, inputs: dict[str, tuple[int, int]]) -> dic
     frames: dict[int, np.ndarray] = {}  # the first photo's aligned frames, reused for the peer
     for name, jpeg in photos.items():
         image = load_image(jpeg)
-        landmarks = painters[OUTPUTS[0]].find_faces(image)[0].landmarks
+        landmarks = painters[OUTPUTS[0]].upright_faces(image)[1][0].landmarks
         decode = timed(lambda jpeg=jpeg: load_image(jpeg), runs, warmup)
         detect = timed(lambda image=image: painters[OUTPUTS[0]].detector(image), runs, warmup)
         for size, painter in painters.items():

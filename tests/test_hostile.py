@@ -83,7 +83,7 @@ def check(case: corpus.Case, outcome: Outcome, tally: Tally) -> None:
 def paint_largest(painter: Painter, image: Image.Image) -> Outcome:
     """Find the faces and paint the largest, as the app does for a new photo."""
     try:
-        faces = painter.find_faces(image)
+        image, faces = painter.upright_faces(image)
     except InputError as error:
         return Outcome("message", str(error))
     painted = painter.portrait(image, faces[0], painter.styles[0]).painted

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from portrait.align import portrait_template
+from portrait.align import align_face, portrait_template
 from portrait.inputs import InputError
 from portrait.pipeline import NO_FACE
 from tests.conftest import jpeg_bytes
@@ -41,6 +41,18 @@ def test_no_face_is_a_friendly_error(painter) -> None:
     with pytest.raises(InputError) as error:
         painter(data.coffee(), "oil")
     assert str(error.value) == NO_FACE
+
+
+@pytest.mark.parametrize("turn", [Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180])
+def test_a_sideways_photo_is_turned_upright(painter, astronaut: Image.Image, turn: Image.Transpose) -> None:
+    """A phone photo saved on its side or upside down, its EXIF turn stripped, is painted the
+    right way up. Upside down, one of the tried turns also shows a false face (a patch of the suit,
+    0.992 sure); the real face, 0.999 sure, wins. (Turned 270°, that false face is found as it
+    is, so no turn is tried: turns cost three detections and are only tried when no face is found.)"""
+    expected = align_face(astronaut, painter.detector(astronaut)[0].landmarks, 256)[0].astype(np.float32)
+    image, faces = painter.upright_faces(astronaut.transpose(turn))
+    aligned = align_face(image, faces[0].landmarks, 256)[0]
+    assert np.abs(aligned - expected).mean() < 6 < np.abs(aligned[::-1] - expected).mean()
 
 
 def test_every_face_of_a_group(painter, astronaut: Image.Image) -> None:
