@@ -36,15 +36,15 @@ def face_weight(h: int, w: int, floor: float) -> torch.Tensor:
     return floor + (1 - floor) * torch.exp(-(x**2 + y**2) / (2 * 0.35**2))
 
 
-def content_loss(out: dict[str, torch.Tensor], photo: dict[str, torch.Tensor]) -> torch.Tensor:
+def content_loss(out: dict[str, torch.Tensor], photo: dict[str, torch.Tensor],
+                 edge: float = 1.0) -> torch.Tensor:
     """Keep the person: the painting's deep VGG features should match the photo's.
 
-    Held most tightly on the face; the room behind the sitter keeps its shapes more loosely, so
-    the painter may paint the background over rather than copy it (a copied background is what
-    makes a portrait read as a photo).
+    With ``edge`` < 1 the face is held more tightly than the room behind the sitter, so the
+    painter may paint the background over rather than copy it.
     """
     def term(k: str) -> torch.Tensor:
-        return relative(out[k] - photo[k], photo[k], face_weight(*photo[k].shape[-2:], 0.3)).mean()
+        return relative(out[k] - photo[k], photo[k], face_weight(*photo[k].shape[-2:], edge)).mean()
     return sum(term(k) for k in CONTENT_LAYERS) / len(CONTENT_LAYERS)
 
 

@@ -33,7 +33,7 @@ from portrait.model import Generator
 from portrait.pipeline import bf16_supported
 from portrait.styles import STYLES, load_generator, read_metadata, save_generator
 from training import data, losses, vgg
-from training.discriminator import MultiScaleCritic, critic_loss, generator_loss, r1_penalty
+from training.discriminator import MultiScaleCritic, critic_loss, generator_loss
 from training.sheets import preview_sheet
 
 STYLE_WEIGHT = {"oil": 2.0, "watercolor": 4.0, "ink": 6.0}
@@ -122,17 +122,12 @@ BF16 = bf16_supported()
 
 
 def train_critic(critic: MultiScaleCritic, optimiser: torch.optim.Optimizer, real: torch.Tensor,
-                 painted: torch.Tensor, photo: torch.Tensor, index: torch.Tensor, r1: float) -> torch.Tensor:
-    """One critic step: real paintings of each style up; painted photos, and photos, down.
-
-    Returns the hinge loss alone (0 … 2), the number that says how well the critic tells them apart.
-    """
-    real = real.requires_grad_(True)
-    real_scores = critic(real, index)
-    loss = critic_loss(real_scores, critic(torch.cat([painted, photo]), index.repeat(2)))
-    total = loss + 0.5 * r1 * r1_penalty(real, real_scores)
+                 painted: torch.Tensor, photo: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """One critic step: real paintings of each style up; painted photos, and photos, down."""
+    fakes = torch.cat([painted, photo])
+    loss = critic_loss(critic(real, index), critic(fakes, index.repeat(2)))
     optimiser.zero_grad(set_to_none=True)
-    total.backward()
+    loss.backward()
     optimiser.step()
     return loss.detach()
 
@@ -151,6 +146,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bank", type=int, default=192, help="style crops per style in the Gram bank")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--content", type=float, default=1.0)
+    p.add_argument("--content-edge", type=float, default=1.0,
+                   help="content weight at the frame's edge relative to the face (1: the same "
+                        "everywhere); below 1 the painter may paint the background over")
     p.add_argument("--light", type=float, default=2.0)
     p.add_argument("--tv", type=float, default=0.5)
     p.add_argument("--colour", type=float, default=2.0, help="weight of the sitter's colours")
@@ -159,10 +157,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--adv", type=float, default=1.0, help="weight of the critic's verdict")
     p.add_argument("--adv-start", type=int, default=4400, help="step at which the critic joins")
     p.add_argument("--critic-lr", type=float, default=4e-4)
-    p.add_argument("--r1", type=float, default=1.0, help="R1 penalty weight (gamma) of the critic")
-    p.add_argument("--critic-warmup", type=int, default=300,
-                   help="critic steps over which its verdict's weight ramps from 0 to --adv: a fresh "
-                        "critic's first verdicts are noise")
+    p.add_argument("--critic-warmup", type=int, default=0,
+                   help="critic steps over which its verdict's weight ramps from 0 to --adv (0: at once); "
+                        "a fresh critic's first verdicts are noise")
     p.add_argument("--warmup", type=int, default=200,
                    help="after --init, steps over which the step size ramps up: fresh Adam moments "
                         "make full-size first steps that wash out a trained painter")
@@ -255,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
             with torch.no_grad():
                 photo_feats = features(photo)
             out_feats = features(out)
-        content = losses.content_loss(out_feats, photo_feats)
+        content = losses.content_loss(out_feats, photo_feats, args.content_edge)
         style = (weights * losses.style_loss(out_feats, targets)).mean()
         light = losses.light_loss(out.float(), photo)
         tv = losses.tv_loss(out.float())
@@ -268,7 +265,8 @@ def main(argv: list[str] | None = None) -> None:
             index = torch.tensor([STYLES.index(n) for n in names])
             critic.requires_grad_(False)
             adv = generator_loss(critic(out.float(), index))
-            loss = loss + args.adv * min(1.0, (critic_steps + 1) / args.critic_warmup) * adv
+            ramp = min(1.0, (critic_steps + 1) / args.critic_warmup) if args.critic_warmup else 1.0
+            loss = loss + args.adv * ramp * adv
             critic.requires_grad_(True)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -278,8 +276,7 @@ def main(argv: list[str] | None = None) -> None:
         optimiser.step()
         if step >= args.adv_start:  # after the generator's step: the critic's weights change here
             real = torch.cat([style_crop(train.styles[n], args.size, rng) for n in names])
-            critic_verdict = train_critic(critic, critic_opt, real, out.detach().float(), photo, index,
-                                          args.r1)
+            critic_verdict = train_critic(critic, critic_opt, real, out.detach().float(), photo, index)
             critic_steps += 1
         step += 1
         now = time.perf_counter() - session_start
