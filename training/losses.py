@@ -22,30 +22,15 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     return flat @ flat.transpose(1, 2) / (h * w)
 
 
-def relative(error: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | float = 1.0) -> torch.Tensor:
-    """‖error‖² / ‖target‖² for each image of the batch (both weighted by ``weight`` when given)."""
+def relative(error: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """‖error‖² / ‖target‖² for each image of the batch."""
     dims = tuple(range(1, error.dim()))
-    return ((weight * error.float().pow(2)).sum(dims)
-            / (weight * target.float().pow(2)).sum(dims).clamp_min(1e-8))
+    return error.float().pow(2).sum(dims) / target.float().pow(2).sum(dims).clamp_min(1e-8)
 
 
-def face_weight(h: int, w: int, floor: float) -> torch.Tensor:
-    """A centred Gaussian over an h×w map, 1 on the aligned face and ``floor`` at the frame's edge."""
-    y = torch.linspace(-1, 1, h)[:, None]
-    x = torch.linspace(-1, 1, w)[None, :]
-    return floor + (1 - floor) * torch.exp(-(x**2 + y**2) / (2 * 0.35**2))
-
-
-def content_loss(out: dict[str, torch.Tensor], photo: dict[str, torch.Tensor],
-                 edge: float = 1.0) -> torch.Tensor:
-    """Keep the person: the painting's deep VGG features should match the photo's.
-
-    With ``edge`` < 1 the face is held more tightly than the room behind the sitter, so the
-    painter may paint the background over rather than copy it.
-    """
-    def term(k: str) -> torch.Tensor:
-        return relative(out[k] - photo[k], photo[k], face_weight(*photo[k].shape[-2:], edge)).mean()
-    return sum(term(k) for k in CONTENT_LAYERS) / len(CONTENT_LAYERS)
+def content_loss(out: dict[str, torch.Tensor], photo: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Keep the person: the painting's deep VGG features should match the photo's."""
+    return sum(relative(out[k] - photo[k], photo[k]).mean() for k in CONTENT_LAYERS) / len(CONTENT_LAYERS)
 
 
 def style_loss(out: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -67,7 +52,10 @@ def light_loss(out: torch.Tensor, photo: torch.Tensor, scale: int = 8) -> torch.
     the aligned face is), so a painter may lay its own dark or light ground behind the sitter.
     """
     error = (F.avg_pool2d(luminance(out), scale) - F.avg_pool2d(luminance(photo), scale)).abs()
-    weight = face_weight(*error.shape[-2:], 0.2)
+    h, w = error.shape[-2:]
+    y = torch.linspace(-1, 1, h)[:, None]
+    x = torch.linspace(-1, 1, w)[None, :]
+    weight = 0.2 + 0.8 * torch.exp(-(x**2 + y**2) / (2 * 0.35**2))
     return (error * weight).sum((-2, -1)).mean() / weight.sum()
 
 

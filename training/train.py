@@ -146,9 +146,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bank", type=int, default=192, help="style crops per style in the Gram bank")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--content", type=float, default=1.0)
-    p.add_argument("--content-edge", type=float, default=1.0,
-                   help="content weight at the frame's edge relative to the face (1: the same "
-                        "everywhere); below 1 the painter may paint the background over")
     p.add_argument("--light", type=float, default=2.0)
     p.add_argument("--tv", type=float, default=0.5)
     p.add_argument("--colour", type=float, default=2.0, help="weight of the sitter's colours")
@@ -252,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
             with torch.no_grad():
                 photo_feats = features(photo)
             out_feats = features(out)
-        content = losses.content_loss(out_feats, photo_feats, args.content_edge)
+        content = losses.content_loss(out_feats, photo_feats)
         style = (weights * losses.style_loss(out_feats, targets)).mean()
         light = losses.light_loss(out.float(), photo)
         tv = losses.tv_loss(out.float())
