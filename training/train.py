@@ -20,6 +20,7 @@ fp16 weights for the app are exported to ``--out`` at every save.
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import time
 from pathlib import Path
@@ -160,6 +161,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=200,
                    help="after --init, steps over which the step size ramps up: fresh Adam moments "
                         "make full-size first steps that wash out a trained painter")
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="export a moving average of the generator's weights with this decay per step "
+                        "(e.g. 0.999; 0: the weights as they are): against the critic the palette swings "
+                        "from step to step, the average keeps what holds")
     p.add_argument("--width", type=int, default=24)
     p.add_argument("--blocks", type=int, default=5)
     p.add_argument("--save-every", type=int, default=200)
@@ -188,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     state_path = args.cache / "train_state.pt"
     step, elapsed, critic_steps = 0, 0.0, 0
     ramp_from: int | None = None  # the step a fresh optimiser took over a trained painter
+    saved_average = None
     if args.resume and state_path.exists():
         state = torch.load(state_path, weights_only=False)
         generator.load_state_dict(state["generator"])
@@ -200,11 +206,16 @@ def main(argv: list[str] | None = None) -> None:
             for group in critic_opt.param_groups:  # the command line wins over the saved rate
                 group["lr"] = args.critic_lr
         torch.set_rng_state(state["torch_rng"])
+        saved_average = state.get("average")
     elif args.init:
         generator.load_state_dict(load_generator(args.init).float().state_dict())
         info = read_metadata(args.init).get("info", {})
         step, elapsed = int(info.get("steps", 0)), 60.0 * float(info.get("cpu_minutes", 0.0))
         ramp_from = step
+    average = copy.deepcopy(generator).requires_grad_(False)
+    if saved_average is not None:
+        average.load_state_dict(saved_average)
+    exported = average if args.ema else generator
     bank = gram_bank(features, train, args.size, args.bank, rng)
     draw = face_sampling(train.faces)
     shown = held.faces if len(held.faces) else train.faces  # tiny data sets may hold out nothing
@@ -219,18 +230,20 @@ def main(argv: list[str] | None = None) -> None:
                          "colour"])
 
     def save() -> None:
-        torch.save({"generator": generator.state_dict(), "optimiser": optimiser.state_dict(),
+        snapshot = {"generator": generator.state_dict(), "optimiser": optimiser.state_dict(),
                     "critic": critic.state_dict(), "critic_opt": critic_opt.state_dict(),
                     "critic_steps": critic_steps, "step": step, "elapsed": elapsed, "rng": rng,
-                    "torch_rng": torch.get_rng_state()},
-                   state_path)
-        save_generator(generator, args.out, {"steps": step, "cpu_minutes": round(elapsed / 60, 1),
+                    "torch_rng": torch.get_rng_state()}
+        if args.ema:  # only a maintained average is worth resuming from
+            snapshot["average"] = average.state_dict()
+        torch.save(snapshot, state_path)
+        save_generator(exported, args.out, {"steps": step, "cpu_minutes": round(elapsed / 60, 1),
                                              "train_size": args.size, "batch": args.batch,
                                              **data.provenance(args.faces, args.paintings)})
-        generator.eval()
+        exported.eval()
         with torch.inference_mode():
-            preview_sheet(generator, preview).save(args.cache / "preview.png")
-        generator.train()
+            preview_sheet(exported, preview).save(args.cache / "preview.png")
+        exported.train()
         log.flush()
 
     budget = args.minutes * 60
@@ -271,6 +284,10 @@ def main(argv: list[str] | None = None) -> None:
         for group in optimiser.param_groups:  # step size halves every 4000 steps, floor at 1/8
             group["lr"] = warm * args.lr * max(0.125, 0.5 ** (step / 4000))
         optimiser.step()
+        if args.ema:
+            with torch.no_grad():
+                for mean, weight in zip(average.parameters(), generator.parameters(), strict=True):
+                    mean.lerp_(weight, 1 - args.ema)
         if step >= args.adv_start:  # after the generator's step: the critic's weights change here
             real = torch.cat([style_crop(train.styles[n], args.size, rng) for n in names])
             critic_verdict = train_critic(critic, critic_opt, real, out.detach().float(), photo, index)
