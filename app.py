@@ -32,7 +32,7 @@ from portrait.composite import paste_back  # noqa: E402
 from portrait.encode import webp_data_url  # noqa: E402
 from portrait.inputs import MAX_FILE_BYTES, InputError, Uploads, load_image  # noqa: E402
 from portrait.live import LiveSession  # noqa: E402
-from portrait.pipeline import Painter  # noqa: E402
+from portrait.pipeline import Painter, chosen_faces  # noqa: E402
 from portrait.styles import DESCRIPTIONS  # noqa: E402
 
 log = logging.getLogger("portrait-studio")
@@ -87,11 +87,6 @@ def face_thumbnails(image: Image.Image, faces: list) -> list[dict]:
         thumb = np.asarray(crop.convert("RGB").resize((THUMBNAIL, THUMBNAIL), Image.Resampling.BILINEAR))
         items.append({"image": data_url(thumb, quality=80), "caption": str(number)})
     return items
-
-
-def chosen_faces(faces: list, which: int | None) -> list:
-    """Face number ``which`` (0-based, as the thumbnails count), or every face when None."""
-    return faces if which is None else [faces[min(which, len(faces) - 1)]]
 
 
 def no_faces_offered() -> tuple:

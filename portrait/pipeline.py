@@ -37,6 +37,12 @@ def bf16_supported() -> bool:
     return torch.backends.mkldnn.is_available() and ("avx512_bf16" in flags or "amx_bf16" in flags)
 
 
+def chosen_faces(faces: list[Face], which: int | None) -> list[Face]:
+    """Face number ``which`` (0 = largest, as the app's thumbnails count; past the end: the last),
+    or every face when None."""
+    return faces if which is None else [faces[min(which, len(faces) - 1)]]
+
+
 @dataclass(frozen=True)
 class Portrait:
     """One painted face and everything needed to show it or paste it back into the photo."""
@@ -124,8 +130,7 @@ class Painter:
                  which: int | None = 0) -> list[Portrait]:
         """Paint face number ``which`` (0 = largest) of any image input, or every face if None."""
         image, faces = self.upright_faces(load_image(data))
-        chosen = faces if which is None else [faces[min(which, len(faces) - 1)]]
-        return [self.portrait(image, face, style) for face in chosen]
+        return [self.portrait(image, face, style) for face in chosen_faces(faces, which)]
 
     def portrait(self, image: Image.Image, face: Face, style: str | Mapping[str, float],
                  strength: float = 1.0) -> Portrait:

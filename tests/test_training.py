@@ -44,12 +44,12 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     train.main([*common, "--steps", "3", "--resume", "--adv-start", "2", "--colour-start", "2",
                 "--ema", "0.5"])
     assert read_metadata(out)["info"]["steps"] == 3
-    assert torch.load(cache / "train_state.pt", weights_only=False)["critic_steps"] == 1
+    state = torch.load(cache / "train_state.pt", weights_only=False)
+    assert state["critic_steps"] == 1
     second = load_generator(out)
     changed = [not torch.equal(a, b) for a, b in zip(first.state_dict().values(),
                                                      second.state_dict().values(), strict=True)]
     assert any(changed)  # the resumed step really trained
-    state = torch.load(cache / "train_state.pt", weights_only=False)
     for name, mean in state["average"].items():  # halfway from the step-2 weights to step 3's
         before, after = first.state_dict()[name].float(), state["generator"][name]
         assert torch.allclose(mean, (before + after) / 2, atol=2e-3)
