@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from portrait.styles import STYLES, WEIGHTS, load_generator, read_metadata
 from tests import tiny_data
-from training import compare, evaluate, fetch_vgg, train
+from training import compare, data, evaluate, fetch_vgg, losses, train, vgg
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +40,9 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     log = (cache / "train_log.csv").read_text().splitlines()
     assert len(log) == 3 and log[0].startswith("step,")
 
-    # step 3 meets the critic and the colour term, and the exported weights become an average
+    # step 3 meets the critic, the colour and statistics terms, and the exported weights become an average
     train.main([*common, "--steps", "3", "--resume", "--adv-start", "2", "--colour-start", "2",
-                "--ema", "0.5"])
+                "--stats-start", "2", "--ema", "0.5"])
     assert read_metadata(out)["info"]["steps"] == 3
     state = torch.load(cache / "train_state.pt", weights_only=False)
     assert state["critic_steps"] == 1
@@ -58,6 +58,7 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     assert len(rows) == 4
     header, last = rows[0].split(","), rows[-1].split(",")
     assert float(last[header.index("adv")]) != 0 and float(last[header.index("critic")]) > 0
+    assert float(last[header.index("stats")]) > 0 and float(rows[-2].split(",")[header.index("stats")]) == 0
 
     # On a machine without the state: carry on from the weights file alone.
     fresh = tmp_path / "elsewhere"
@@ -68,6 +69,23 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     state = torch.load(fresh / "train_state.pt", weights_only=False)
     decayed = 1e-3 * 0.5 ** (3 / 4000)  # the default rate at step 3
     assert state["optimiser"]["param_groups"][0]["lr"] == pytest.approx(decayed / 10)  # first of 10
+
+
+def test_statistics_tell_a_painting_from_a_flat_copy(tiny: tuple[Path, Path], vgg_path: str,
+                                                      tmp_path: Path) -> None:
+    """The statistics term is small for a style's own paintings and large for a smoothed copy of one:
+    it asks for the medium's texture, which blur takes away."""
+    faces, paintings = tiny
+    dataset = data.prepare(faces, paintings, tmp_path, "train")
+    features = vgg.load(vgg_path)
+    bank = train.statistics_bank(features, dataset, 24, np.random.default_rng(0))
+    ink = dataset.styles["ink"].textures[0]
+    crop = Image.fromarray(ink).resize((128, 128), Image.BILINEAR)
+    crops = np.stack([np.asarray(crop), np.asarray(crop.filter(ImageFilter.GaussianBlur(3)))])
+    with torch.no_grad():
+        stats = vgg.channel_statistics(features(data.to_tensor(crops)))
+    own, blurred = losses.statistics_loss(stats, *bank["ink"]).tolist()
+    assert own < 2 < 4 * own < blurred
 
 
 def test_sampling_favours_frames_the_photo_fills(astronaut) -> None:

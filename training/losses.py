@@ -41,6 +41,13 @@ def style_loss(out: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -
     return sum(relative(gram(out[k]) - targets[k], targets[k]) for k in LAYERS) / len(LAYERS)
 
 
+def statistics_loss(stats: torch.Tensor, mean: torch.Tensor, deviation: torch.Tensor) -> torch.Tensor:
+    """Squared distance, in deviations, of each image's channel statistics from its style's average
+    painting (per image: each is held to its own style). Gram targets drawn one crop at a time
+    average out; this term asks for the medium's overall texture energy at every layer."""
+    return ((stats - mean) / deviation).pow(2).mean(1)
+
+
 def luminance(image: torch.Tensor) -> torch.Tensor:
     return (0.299 * image[:, 0] + 0.587 * image[:, 1] + 0.114 * image[:, 2])[:, None]
 

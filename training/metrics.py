@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from portrait.detect import Face, FaceDetector, nearest_face
-from training.vgg import VGGFeatures
+from training.vgg import STATISTICS_LAYERS, VGGFeatures, channel_count, channel_statistics
 
 SAME_PERSON = 0.6
 
@@ -60,19 +60,15 @@ class StyleJudge(torch.nn.Module):
     paintings per style and must judge medium (texture, palette), not subject.
     """
 
-    LAYERS = ("relu1_2", "relu2_2", "relu3_3")
-
     def __init__(self, features: VGGFeatures, classes: list[str]) -> None:
         super().__init__()
         self.features = features
         self.classes = classes
-        self.head = torch.nn.Linear(2 * (64 + 128 + 256), len(classes))
+        self.head = torch.nn.Linear(2 * sum(channel_count(k) for k in STATISTICS_LAYERS), len(classes))
 
     def statistics(self, images: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            feats = self.features(images)
-            stats = [torch.cat([feats[k].mean((2, 3)), feats[k].std((2, 3))], 1) for k in self.LAYERS]
-        return torch.log1p(torch.cat(stats, 1))
+            return channel_statistics(self.features(images))
 
     def fit(self, crops: torch.Tensor, labels: torch.Tensor, steps: int = 300) -> float:
         """Train the head (the VGG trunk stays frozen); returns training accuracy."""

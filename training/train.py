@@ -10,8 +10,11 @@ blurred-luminance term keeps the light on the face, and a small total-variation 
 noise. From ``--adv-start``: a style-conditional multi-scale patch critic (hinge loss, spectral
 norm) judges the portraits against real paintings of their style, with plain photos as extra
 negatives. From ``--colour-start``: the sitter's colours are kept per style (a Gram bank of many
-paintings averages their colours into one beige). Photos are drawn by how much of the frame they
-fill.
+paintings averages their colours into one beige). From ``--stats-start``: the portrait, seen at
+the scale a viewer sees a 512² portrait (downsampled like a glance at the whole), must match the
+VGG channel statistics of its style's whole paintings: the earlier terms work at the training
+crop's own scale and leave portraits smoother than any painting. Photos are drawn by how much of
+the frame they fill.
 Each image in a batch gets a random style, so one network learns all styles.
 Resumable state (generator, optimiser, step, RNG) lives in ``--cache``, outside the repository;
 fp16 weights for the app are exported to ``--out`` at every save.
@@ -33,7 +36,7 @@ from tqdm import tqdm
 from portrait.model import Generator
 from portrait.pipeline import bf16_supported
 from portrait.styles import STYLES, load_generator, read_metadata, save_generator
-from training import data, losses, vgg
+from training import data, losses, metrics, vgg
 from training.discriminator import MultiScaleCritic, critic_loss, generator_loss
 from training.sheets import preview_sheet
 
@@ -119,6 +122,28 @@ def gram_bank(features: vgg.VGGFeatures, dataset: data.Dataset, size: int, per_s
     return bank
 
 
+@torch.no_grad()
+def statistics_bank(features: vgg.VGGFeatures, dataset: data.Dataset, count: int,
+                    rng: np.random.Generator) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Per style, the average and spread of :func:`vgg.channel_statistics` over ``count`` crops of
+    whole paintings (a third to two thirds of a painting, at 128²: how much of a painting one
+    takes in at a glance)."""
+    bank = {}
+    for name in STYLES:
+        textures = dataset.styles[name].textures
+        crops = [metrics.random_crops(textures[i], 1, 128, rng)[0]
+                 for i in rng.integers(len(textures), size=count)]
+        stats = torch.cat([vgg.channel_statistics(features(batch))
+                           for batch in data.to_tensor(crops).split(16)])
+        # one spread per layer and kind (mean, deviation), not per channel: channels that hardly vary
+        # among paintings would otherwise weigh most, and a painter satisfies those with a regular
+        # dot pattern (seen within 400 steps)
+        sizes = [c for k in vgg.STATISTICS_LAYERS for c in (vgg.channel_count(k),) * 2]
+        spread = torch.cat([group.mean().expand(len(group)) for group in stats.std(0).split(sizes)])
+        bank[name] = (stats.mean(0), spread)
+    return bank
+
+
 BF16 = bf16_supported()
 
 
@@ -152,6 +177,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--colour", type=float, default=2.0, help="weight of the sitter's colours")
     p.add_argument("--colour-start", type=int, default=4800,
                    help="step from which the sitter's colours are kept")
+    p.add_argument("--stats", type=float, default=1.0,
+                   help="weight of the style's channel statistics at viewing scale")
+    p.add_argument("--stats-start", type=int, default=10400,
+                   help="step from which the portrait's statistics at viewing scale are matched")
     p.add_argument("--adv", type=float, default=1.0, help="weight of the critic's verdict")
     p.add_argument("--adv-start", type=int, default=4400, help="step at which the critic joins")
     p.add_argument("--critic-lr", type=float, default=4e-4)
@@ -217,6 +246,8 @@ def main(argv: list[str] | None = None) -> None:
         average.load_state_dict(saved_average)
     exported = average if args.ema else generator
     bank = gram_bank(features, train, args.size, args.bank, rng)
+    # its own generator, so that runs from before this term draw exactly the same crops and photos
+    painted_stats = statistics_bank(features, train, args.bank, np.random.default_rng(args.seed + 1))
     draw = face_sampling(train.faces)
     shown = held.faces if len(held.faces) else train.faces  # tiny data sets may hold out nothing
     shown = shown[np.argsort(-photo_coverage(shown), kind="stable")[: max(6, len(shown) // 3)]]
@@ -227,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     writer = csv.writer(log)
     if new_log:
         writer.writerow(["step", "elapsed_s", "loss", "content", "style", "light", "tv", "adv", "critic",
-                         "colour"])
+                         "colour", "stats"])
 
     def save() -> None:
         snapshot = {"generator": generator.state_dict(), "optimiser": optimiser.state_dict(),
@@ -270,6 +301,15 @@ def main(argv: list[str] | None = None) -> None:
         colour = (keep_colour * losses.colour_loss(out.float(), photo)).mean()
         if step >= args.colour_start:
             loss = loss + args.colour * colour
+        stats = torch.zeros(())
+        if step >= args.stats_start:  # the whole crop at a glance: 50–90 % of its side
+            view = F.interpolate(out.float(), size=round(args.size * rng.uniform(0.5, 0.9)), mode="bilinear",
+                                 antialias=True, align_corners=False)
+            with torch.autocast("cpu", torch.bfloat16, enabled=BF16):
+                seen = vgg.channel_statistics(features(view))
+            mean, deviation = (torch.stack([painted_stats[n][i] for n in names]) for i in (0, 1))
+            stats = losses.statistics_loss(seen, mean, deviation).mean()
+            loss = loss + args.stats * stats
         adv = critic_verdict = torch.zeros(())
         if step >= args.adv_start:
             index = torch.tensor([STYLES.index(n) for n in names])
@@ -297,7 +337,7 @@ def main(argv: list[str] | None = None) -> None:
         bar.update(round(min(now, budget)) - bar.n)
         elapsed = now
         values = [float(v.detach()) for v in (loss, content, style, light, tv, adv, critic_verdict,
-                                                  colour)]
+                                                  colour, stats)]
         writer.writerow([step, round(elapsed, 1), *(round(v, 4) for v in values)])
         bar.set_postfix(step=step, loss=f"{values[0]:.3f}", content=f"{values[1]:.3f}",
                         style=f"{values[2]:.3f}", adv=f"{values[5]:.2f}")

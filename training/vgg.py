@@ -53,6 +53,26 @@ class VGGFeatures(nn.Module):
         return out
 
 
+#: The layers whose channel statistics describe a medium (fine to mid-scale texture, palette).
+STATISTICS_LAYERS = ("relu1_2", "relu2_2", "relu3_3")
+
+
+def channel_count(layer: str) -> int:
+    """Channels of ``layer`` (e.g. relu2_2 → 128)."""
+    return CHANNELS[int(layer[4])]
+
+
+def channel_statistics(features: dict[str, torch.Tensor]) -> torch.Tensor:
+    """log(1 + ·) of each channel's mean and deviation over the image, for relu1_2 … relu3_3: N×896.
+
+    How strongly and how unevenly each texture detector fires, wherever it fires (Huang and
+    Belongie's statistics style loss): a medium's signature, with the subject averaged out.
+    """
+    stats = [torch.cat([features[k].float().mean((2, 3)), features[k].float().std((2, 3))], 1)
+             for k in STATISTICS_LAYERS]
+    return torch.log1p(torch.cat(stats, 1))
+
+
 def _empty_convs() -> list[nn.Conv2d]:
     convs, cin = [], 3
     for block, count in BLOCKS:
