@@ -18,6 +18,8 @@ from torch import nn
 BLOCKS = [(1, 2), (2, 2), (3, 3), (4, 3)]
 CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512}
 LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+#: The layers whose channel statistics describe a medium (fine to mid-scale texture, palette).
+STATISTICS_LAYERS = ("relu1_2", "relu2_2", "relu3_3")
 
 
 class VGGFeatures(nn.Module):
@@ -35,7 +37,9 @@ class VGGFeatures(nn.Module):
             self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
         self.requires_grad_(False).eval()
 
-    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, image: torch.Tensor, last: str = LAYERS[-1]) -> dict[str, torch.Tensor]:
+        """Activations of ``LAYERS`` up to ``last``; deeper blocks are not computed (block 4 is a
+        third of the work and the texture statistics stop at relu3_3)."""
         x = (image + 1) / 2
         if self.caffe:
             x = x.flip(1)
@@ -48,13 +52,11 @@ class VGGFeatures(nn.Module):
                 name = f"relu{block}_{conv_index}"
                 if name in LAYERS:
                     out[name] = x
+                if name == last:
+                    return out
             if block < 4:
                 x = F.max_pool2d(x, 2)
         return out
-
-
-#: The layers whose channel statistics describe a medium (fine to mid-scale texture, palette).
-STATISTICS_LAYERS = ("relu1_2", "relu2_2", "relu3_3")
 
 
 def channel_count(layer: str) -> int:
