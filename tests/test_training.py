@@ -10,9 +10,10 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
-from portrait.styles import STYLES, WEIGHTS, load_generator, read_metadata
+from portrait.model import Generator
+from portrait.styles import STYLES, WEIGHTS, load_generator, read_metadata, save_generator
 from tests import tiny_data
-from training import compare, data, evaluate, fetch_vgg, losses, train, vgg
+from training import blend, compare, data, evaluate, fetch_vgg, losses, train, vgg
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +124,24 @@ def test_ablation_sheet_puts_weights_side_by_side(tiny: tuple[Path, Path], tmp_p
                   "--names", "a", "b", "--rows", "2", "--size", "128", "--all"])
     with Image.open(out) as sheet:  # photo + 3 styles × 2 weights, two faces under a label strip
         assert sheet.size == (7 * 192, 28 + 2 * 192)
+
+
+def test_blend_lies_on_the_line_between_two_painters(tmp_path: Path) -> None:
+    early, late = Generator(STYLES, 8, 1), Generator(STYLES, 8, 1)
+    with torch.no_grad():
+        for weight in late.parameters():
+            weight.add_(1.0)
+    save_generator(early, tmp_path / "early.safetensors", {"steps": 10})
+    save_generator(late, tmp_path / "late.safetensors", {"steps": 30, "cpu_minutes": 2.0})
+    out = tmp_path / "blend.safetensors"
+    blend.main([str(tmp_path / "early.safetensors"), str(tmp_path / "late.safetensors"), "--amount", "0.25",
+                "--out", str(out)])
+    mixed = load_generator(out).state_dict()
+    start = load_generator(tmp_path / "early.safetensors").state_dict()  # as stored: fp16
+    end = load_generator(tmp_path / "late.safetensors").state_dict()
+    for name, weight in mixed.items():
+        assert torch.allclose(weight, 0.75 * start[name] + 0.25 * end[name], atol=2e-3)
+    info = read_metadata(out)["info"]
+    assert info["steps"] == 30 and info["blend"] == {"early_steps": 10, "late_steps": 30, "amount": 0.25}
+    with pytest.raises(ValueError, match="same architecture"):
+        blend.blend(Generator(STYLES, 8, 1), Generator(STYLES, 8, 2), 0.5)

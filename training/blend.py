@@ -1,0 +1,49 @@
+"""Blend two exported generators of one training run in weight space (a "model soup").
+
+    python -m training.blend EARLY.safetensors LATE.safetensors --amount 0.5 \
+        --out weights/portrait.safetensors
+
+Why: a late phase of training gains something (phase 4 brought texture, line and paper) and loses
+something (it turned oil skin olive and blew out highlights). Both files descend from the same
+weights, so the straight line between them stays in one basin and every point on it is a working
+painter (Wortsman et al., "Robust fine-tuning of zero-shot models", 2022): ``--amount`` picks how
+much of the later run's change is kept. The result records both ends in its metadata.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from portrait.model import Generator
+from portrait.styles import load_generator, read_metadata, save_generator
+
+
+def blend(early: Generator, late: Generator, amount: float) -> Generator:
+    """``early + amount · (late − early)`` for every weight; the two must share architecture and styles."""
+    if early.config != late.config or list(early.styles) != list(late.styles):
+        raise ValueError("only generators of the same architecture and styles can be blended")
+    start, end = early.state_dict(), late.state_dict()
+    early.load_state_dict({k: start[k].lerp(end[k], amount) for k in start})
+    return early
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("early", type=Path)
+    p.add_argument("late", type=Path)
+    p.add_argument("--amount", type=float, default=0.5, help="share of the later weights (0: early, 1: late)")
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    early_info = read_metadata(args.early).get("info", {})
+    late_info = read_metadata(args.late).get("info", {})
+    painter = blend(load_generator(args.early), load_generator(args.late), args.amount)
+    ends = {"early_steps": early_info.get("steps"), "late_steps": late_info.get("steps")}
+    info = {**late_info, "blend": {**ends, "amount": args.amount}}
+    save_generator(painter, args.out, info)
+    print(f"saved {args.out}: {1 - args.amount:g} × step {early_info.get('steps')} + "
+          f"{args.amount:g} × step {late_info.get('steps')}")
+
+
+if __name__ == "__main__":
+    main()
