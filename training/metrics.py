@@ -68,7 +68,7 @@ class StyleJudge(torch.nn.Module):
 
     def statistics(self, images: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return channel_statistics(self.features(images, STATISTICS_LAYERS[-1]))
+            return channel_statistics(self.features, images)
 
     def fit(self, crops: torch.Tensor, labels: torch.Tensor, steps: int = 300) -> float:
         """Train the head (the VGG trunk stays frozen); returns training accuracy."""

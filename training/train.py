@@ -133,7 +133,7 @@ def statistics_bank(features: vgg.VGGFeatures, dataset: data.Dataset, count: int
         textures = dataset.styles[name].textures
         crops = [metrics.random_crops(textures[i], 1, 128, rng)[0]
                  for i in rng.integers(len(textures), size=count)]
-        stats = torch.cat([vgg.channel_statistics(features(batch, vgg.STATISTICS_LAYERS[-1]))
+        stats = torch.cat([vgg.channel_statistics(features, batch)
                            for batch in data.to_tensor(crops).split(16)])
         # one spread per layer and kind (mean, deviation), not per channel: channels that hardly vary
         # among paintings would otherwise weigh most, and a painter satisfies those with a regular
@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
             view = F.interpolate(out.float(), size=round(args.size * rng.uniform(0.5, 0.9)), mode="bilinear",
                                  antialias=True, align_corners=False)
             with torch.autocast("cpu", torch.bfloat16, enabled=BF16):
-                seen = vgg.channel_statistics(features(view, vgg.STATISTICS_LAYERS[-1]))
+                seen = vgg.channel_statistics(features, view)
             mean, deviation = (torch.stack([painted_stats[n][i] for n in names]) for i in (0, 1))
             stats = losses.statistics_loss(seen, mean, deviation).mean()
             loss = loss + args.stats * stats

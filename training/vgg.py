@@ -64,12 +64,14 @@ def channel_count(layer: str) -> int:
     return CHANNELS[int(layer[4])]
 
 
-def channel_statistics(features: dict[str, torch.Tensor]) -> torch.Tensor:
+def channel_statistics(network: VGGFeatures, image: torch.Tensor) -> torch.Tensor:
     """log(1 + ·) of each channel's mean and deviation over the image, for relu1_2 … relu3_3: N×896.
 
     How strongly and how unevenly each texture detector fires, wherever it fires (Huang and
-    Belongie's statistics style loss): a medium's signature, with the subject averaged out.
+    Belongie's statistics style loss): a medium's signature, with the subject averaged out. VGG
+    runs only as deep as these layers.
     """
+    features = network(image, STATISTICS_LAYERS[-1])
     stats = [torch.cat([features[k].float().mean((2, 3)), features[k].float().std((2, 3))], 1)
              for k in STATISTICS_LAYERS]
     return torch.log1p(torch.cat(stats, 1))
