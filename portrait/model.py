@@ -6,6 +6,9 @@ nearest-neighbour upsampling + 3×3 convolutions bring it back (no transposed co
 checkerboard). The style is a learned embedding that modulates every layer (FiLM); blending
 styles is blending embeddings. Instance norm only where statistics are meaningful (encoder and
 body); the decoder is modulated but not normalised, which avoids instance norm's "droplets".
+Optionally the decoder also gets StyleGAN's noise inputs ("grain"): a per-pixel random field gives
+paper and canvas their stochastic texture, which a deterministic body at 1/8 resolution can only
+imitate with regular lattices.
 """
 
 from __future__ import annotations
@@ -43,14 +46,20 @@ class ConvFiLM(nn.Module):
     """3×3 convolution → FiLM → ReLU (the activation is optional for residual outputs)."""
 
     def __init__(self, cin: int, cout: int, style_dim: int, stride: int = 1,
-                 normalise: bool = True, activate: bool = True) -> None:
+                 normalise: bool = True, activate: bool = True, grain: bool = False) -> None:
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, 3, stride, 1, padding_mode="reflect")
         self.film = FiLM(cout, style_dim, normalise)
         self.activate = activate
+        # per-channel strength of the grain field, zero at first: a trained painter starts unchanged
+        self.grain = nn.Parameter(torch.zeros(cout)) if grain else None
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        x = self.film(self.conv(x), style)
+    def forward(self, x: torch.Tensor, style: torch.Tensor,
+                field: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.conv(x)
+        if self.grain is not None and field is not None:
+            x = x + (self.grain[:, None, None] * field).to(x.dtype)
+        x = self.film(x, style)
         return F.relu(x) if self.activate else x
 
 
@@ -67,18 +76,19 @@ class ResBlock(nn.Module):
 class Generator(nn.Module):
     """Image in [-1, 1] (N×3×H×W, H and W multiples of 8) → painted image in [-1, 1]."""
 
-    def __init__(self, styles: Sequence[str], width: int = 24, blocks: int = 4, style_dim: int = 64) -> None:
+    def __init__(self, styles: Sequence[str], width: int = 24, blocks: int = 4, style_dim: int = 64,
+                 grain: bool = False) -> None:
         super().__init__()
         self.styles = list(styles)
-        self.config = {"width": width, "blocks": blocks, "style_dim": style_dim}
+        self.config = {"width": width, "blocks": blocks, "style_dim": style_dim, "grain": grain}
         w = width
         self.embedding = nn.Parameter(torch.randn(len(self.styles), style_dim))
         self.encoder = nn.ModuleList([ConvFiLM(3, w, style_dim, stride=2),
                                       ConvFiLM(w, 2 * w, style_dim, stride=2),
                                       ConvFiLM(2 * w, 4 * w, style_dim, stride=2)])
         self.body = nn.ModuleList([ResBlock(4 * w, style_dim) for _ in range(blocks)])
-        self.decoder = nn.ModuleList([ConvFiLM(4 * w, 2 * w, style_dim, normalise=False),
-                                      ConvFiLM(2 * w, w, style_dim, normalise=False)])
+        self.decoder = nn.ModuleList([ConvFiLM(4 * w, 2 * w, style_dim, normalise=False, grain=grain),
+                                      ConvFiLM(2 * w, w, style_dim, normalise=False, grain=grain)])
         self.out = nn.Conv2d(w, 3, 3, 1, 1, padding_mode="reflect")
 
     def style_vector(self, weights: torch.Tensor) -> torch.Tensor:
@@ -90,6 +100,15 @@ class Generator(nn.Module):
         index = torch.tensor([self.styles.index(name) for name in names])
         return F.one_hot(index, len(self.styles)).float()
 
+    def field(self, like: torch.Tensor) -> torch.Tensor:
+        """The grain: fresh noise per image while training (so no one pattern is learned by heart);
+        when painting, one fixed field per size, so a portrait is reproducible and, in live video,
+        the grain stays put on the picture like the texture of paper."""
+        n, _, h, w = like.shape
+        if self.training:
+            return torch.randn(n, 1, h, w)
+        return torch.randn(1, 1, h, w, generator=torch.Generator().manual_seed(0))
+
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         style = self.style_vector(weights)
         for layer in self.encoder:
@@ -97,6 +116,7 @@ class Generator(nn.Module):
         for block in self.body:
             x = block(x, style)
         for layer in self.decoder:
-            x = layer(F.interpolate(x, scale_factor=2.0, mode="nearest"), style)
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+            x = layer(x, style, self.field(x) if self.config["grain"] else None)
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         return torch.tanh(self.out(x))

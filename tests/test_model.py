@@ -53,6 +53,23 @@ def test_deterministic(generator: Generator, photo: torch.Tensor) -> None:
     assert torch.equal(a, b)
 
 
+def test_grain_starts_at_zero_and_is_fixed_when_painting(generator: Generator, photo: torch.Tensor) -> None:
+    """Noise inputs added to a trained painter change nothing until trained; once trained, the
+    painting is reproducible (one fixed field) while training draws fresh grain every time."""
+    grainy = Generator(generator.styles, **{**generator.config, "grain": True}).eval()
+    grainy.load_state_dict(generator.state_dict(), strict=False)
+    weights = generator.one_hot(["watercolor"])
+    with torch.inference_mode():
+        assert torch.equal(grainy(photo, weights), generator(photo, weights))
+        for layer in grainy.decoder:
+            layer.grain.fill_(0.5)
+        painted = grainy(photo, weights)
+        assert torch.equal(grainy(photo, weights), painted)
+        assert (painted - generator(photo, weights)).abs().mean() > 1e-3
+        grainy.train()
+        assert not torch.equal(grainy(photo, weights), grainy(photo, weights))
+
+
 def test_resolution_independent(generator: Generator, photo: torch.Tensor) -> None:
     """Painting at 512² then shrinking ≈ painting at 256²: same picture, not a different one."""
     small = F.interpolate(photo, size=256, mode="bilinear", antialias=True, align_corners=False)

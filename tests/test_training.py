@@ -61,11 +61,12 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     assert float(last[header.index("adv")]) != 0 and float(last[header.index("critic")]) > 0
     assert float(last[header.index("stats")]) > 0 and float(rows[-2].split(",")[header.index("stats")]) == 0
 
-    # On a machine without the state: carry on from the weights file alone.
+    # On a machine without the state: carry on from the weights file alone, adding the grain inputs.
     fresh = tmp_path / "elsewhere"
     elsewhere = [str(fresh) if arg == str(cache) else arg for arg in common]
-    train.main([*elsewhere, "--steps", "4", "--init", str(out), "--warmup", "10"])
+    train.main([*elsewhere, "--steps", "4", "--init", str(out), "--warmup", "10", "--grain"])
     assert read_metadata(out)["info"]["steps"] == 4
+    assert load_generator(out).config["grain"]
     assert len((fresh / "train_log.csv").read_text().splitlines()) == 2  # one new step, from step 3
     state = torch.load(fresh / "train_state.pt", weights_only=False)
     decayed = 1e-3 * 0.5 ** (3 / 4000)  # the default rate at step 3

@@ -196,6 +196,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "from step to step, the average keeps what holds")
     p.add_argument("--width", type=int, default=24)
     p.add_argument("--blocks", type=int, default=5)
+    p.add_argument("--grain", action="store_true",
+                   help="give the decoder StyleGAN's noise inputs (paper and canvas grain); with --init "
+                        "from a painter without them, they start at zero and the painter unchanged")
     p.add_argument("--save-every", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
@@ -215,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
     train = data.prepare(args.faces, args.paintings, args.cache, "train")
     held = data.prepare(args.faces, args.paintings, args.cache, "eval")
     features = vgg.load(args.vgg)
-    generator = Generator(STYLES, args.width, args.blocks)
+    generator = Generator(STYLES, args.width, args.blocks, grain=args.grain)
     optimiser = torch.optim.Adam(generator.parameters(), lr=args.lr, betas=(0.5, 0.99))
     critic = MultiScaleCritic(len(STYLES))
     critic_opt = torch.optim.Adam(critic.parameters(), lr=args.critic_lr, betas=(0.5, 0.99))
@@ -237,7 +240,10 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_rng_state(state["torch_rng"])
         saved_average = state.get("average")
     elif args.init:
-        generator.load_state_dict(load_generator(args.init).float().state_dict())
+        start = load_generator(args.init).float().state_dict()
+        missing = generator.load_state_dict(start, strict=False).missing_keys
+        if any(not key.endswith(".grain") for key in missing) or set(start) - set(generator.state_dict()):
+            raise ValueError(f"{args.init} is not this architecture (only grain may be new)")
         info = read_metadata(args.init).get("info", {})
         step, elapsed = int(info.get("steps", 0)), 60.0 * float(info.get("cpu_minutes", 0.0))
         ramp_from = step
