@@ -13,6 +13,7 @@ imitate with regular lattices.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import torch
@@ -58,7 +59,7 @@ class ConvFiLM(nn.Module):
                 field: torch.Tensor | None = None) -> torch.Tensor:
         x = self.conv(x)
         if self.grain is not None and field is not None:
-            x = x + (self.grain[:, None, None] * field).to(x.dtype)
+            x = torch.addcmul(x, self.grain.to(x.dtype)[:, None, None], field.to(x.dtype))
         x = self.film(x, style)
         return F.relu(x) if self.activate else x
 
@@ -71,6 +72,12 @@ class ResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         return x + self.b(self.a(x, style), style)
+
+
+@functools.cache
+def fixed_field(height: int, width: int) -> torch.Tensor:
+    """The grain a painting gets at this size (seeded: the same for every portrait and process)."""
+    return torch.randn(1, 1, height, width, generator=torch.Generator().manual_seed(0))
 
 
 class Generator(nn.Module):
@@ -105,9 +112,7 @@ class Generator(nn.Module):
         when painting, one fixed field per size, so a portrait is reproducible and, in live video,
         the grain stays put on the picture like the texture of paper."""
         n, _, h, w = like.shape
-        if self.training:
-            return torch.randn(n, 1, h, w)
-        return torch.randn(1, 1, h, w, generator=torch.Generator().manual_seed(0))
+        return torch.randn(n, 1, h, w) if self.training else fixed_field(h, w)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         style = self.style_vector(weights)

@@ -199,6 +199,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--grain", action="store_true",
                    help="give the decoder StyleGAN's noise inputs (paper and canvas grain); with --init "
                         "from a painter without them, they start at zero and the painter unchanged")
+    p.add_argument("--grain-lr", type=float, default=100.0, help="step size of the grain strengths, "
+                   "as a multiple of the painter's")
     p.add_argument("--save-every", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
@@ -219,7 +221,12 @@ def main(argv: list[str] | None = None) -> None:
     held = data.prepare(args.faces, args.paintings, args.cache, "eval")
     features = vgg.load(args.vgg)
     generator = Generator(STYLES, args.width, args.blocks, grain=args.grain)
-    optimiser = torch.optim.Adam(generator.parameters(), lr=args.lr, betas=(0.5, 0.99))
+    # the grain strengths start at zero and must reach the scale of the decoder's features (≈1–10);
+    # at the painter's own step size, and with the noisy gradients of a noise input, they hardly move
+    grain = [p for name, p in generator.named_parameters() if name.endswith(".grain")]
+    rest = [p for name, p in generator.named_parameters() if not name.endswith(".grain")]
+    groups = [{"params": rest}, *([{"params": grain, "scale": args.grain_lr}] if grain else [])]
+    optimiser = torch.optim.Adam(groups, lr=args.lr, betas=(0.5, 0.99))
     critic = MultiScaleCritic(len(STYLES))
     critic_opt = torch.optim.Adam(critic.parameters(), lr=args.critic_lr, betas=(0.5, 0.99))
     state_path = args.cache / "train_state.pt"
@@ -328,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
         loss.backward()
         warm = 1.0 if ramp_from is None else min(1.0, (step - ramp_from + 1) / args.warmup)
         for group in optimiser.param_groups:  # step size halves every 4000 steps, floor at 1/8
-            group["lr"] = warm * args.lr * max(0.125, 0.5 ** (step / 4000))
+            group["lr"] = group.get("scale", 1.0) * warm * args.lr * max(0.125, 0.5 ** (step / 4000))
         optimiser.step()
         if args.ema:
             with torch.no_grad():
