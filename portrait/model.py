@@ -74,7 +74,7 @@ class ResBlock(nn.Module):
         return x + self.b(self.a(x, style), style)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=16)  # a few sizes recur (512², 256², a live frame); uploads vary
 def fixed_field(height: int, width: int) -> torch.Tensor:
     """The grain a painting gets at this size (seeded: the same for every portrait and process)."""
     return torch.randn(1, 1, height, width, generator=torch.Generator().manual_seed(0))
