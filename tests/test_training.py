@@ -144,6 +144,9 @@ def test_blend_lies_on_the_line_between_two_painters(tmp_path: Path) -> None:
         assert torch.allclose(weight, 0.75 * start[name] + 0.25 * end[name], atol=2e-3)
     info = read_metadata(out)["info"]
     assert info["steps"] == 30 and info["blend"] == {"early_steps": 10, "late_steps": 30, "amount": 0.25}
+    again = tmp_path / "again.safetensors"  # a blend of a blend remembers how its early end was made
+    blend.main([str(out), str(tmp_path / "late.safetensors"), "--out", str(again)])
+    assert read_metadata(again)["info"]["blend"]["early_blend"]["amount"] == 0.25
     with pytest.raises(ValueError, match="same architecture"):
         blend.blend(Generator(STYLES, 8, 1), Generator(STYLES, 8, 2), 0.5)
     # a painter that learned grain blends with its grainless ancestor: half its grain strength

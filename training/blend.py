@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     late_info = read_metadata(args.late).get("info", {})
     painter = blend(load_generator(args.early), load_generator(args.late), args.amount)
     ends = {"early_steps": early_info.get("steps"), "late_steps": late_info.get("steps")}
+    if "blend" in early_info:  # a blend of a blend: keep how the early end was made
+        ends["early_blend"] = early_info["blend"]
     info = {**late_info, "blend": {**ends, "amount": args.amount}}
     save_generator(painter, args.out, info)
     print(f"saved {args.out}: {1 - args.amount:g} × step {early_info.get('steps')} + "
