@@ -43,7 +43,7 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
 
     # step 3 meets the critic, the colour and statistics terms, and the exported weights become an average
     train.main([*common, "--steps", "3", "--resume", "--adv-start", "2", "--colour-start", "2",
-                "--stats-start", "2", "--ema", "0.5"])
+                "--stats-start", "2", "--ema", "0.5", "--checker", "100"])
     assert read_metadata(out)["info"]["steps"] == 3
     state = torch.load(cache / "train_state.pt", weights_only=False)
     assert state["critic_steps"] == 1
@@ -71,6 +71,20 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     state = torch.load(fresh / "train_state.pt", weights_only=False)
     decayed = 1e-3 * 0.5 ** (3 / 4000)  # the default rate at step 3
     assert state["optimiser"]["param_groups"][0]["lr"] == pytest.approx(decayed / 10)  # first of 10
+
+
+def test_checker_energy_finds_a_lattice_on_the_decoders_grid(astronaut) -> None:
+    """A faint diamond lattice on the 1/4-resolution grid (what the painter drew in smooth grounds)
+    stands out against the photo's own fine texture. The same lattice half a cell off the grid does
+    not: the term is specific to patterns locked to the decoder's cells, which nearest-neighbour
+    upsampling makes."""
+    photo = data.to_tensor(np.asarray(astronaut)[None])[..., :256, :256]
+    cells = torch.arange(64)
+    lattice = ((cells[:, None] + cells[None]) % 2 * 2 - 1).float()
+    lattice = lattice.repeat_interleave(4, 0).repeat_interleave(4, 1)
+    with_lattice = photo + 0.05 * lattice
+    assert losses.checker_energy(with_lattice) > 3 * losses.checker_energy(photo)
+    assert losses.checker_energy(with_lattice) > 3 * losses.checker_energy(photo + 0.05 * lattice.roll(2, 0))
 
 
 def test_statistics_tell_a_painting_from_a_flat_copy(tiny: tuple[Path, Path], vgg_path: str,

@@ -181,6 +181,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="weight of the style's channel statistics at viewing scale")
     p.add_argument("--stats-start", type=int, default=10400,
                    help="step from which the portrait's statistics at viewing scale are matched")
+    p.add_argument("--checker", type=float, default=0.0,
+                   help="weight of the lattice term (local checkerboards on the decoder's grids)")
     p.add_argument("--adv", type=float, default=1.0, help="weight of the critic's verdict")
     p.add_argument("--adv-start", type=int, default=4400, help="step at which the critic joins")
     p.add_argument("--critic-lr", type=float, default=4e-4)
@@ -314,6 +316,10 @@ def main(argv: list[str] | None = None) -> None:
         colour = (keep_colour * losses.colour_loss(out.float(), photo)).mean()
         if step >= args.colour_start:
             loss = loss + args.colour * colour
+        checker = torch.zeros(())
+        if args.checker:  # only what the photo's own checkerboard does not explain
+            checker = (losses.checker_energy(out.float()) - losses.checker_energy(photo)).clamp_min(0).mean()
+            loss = loss + args.checker * checker
         stats = torch.zeros(())
         if step >= args.stats_start:  # the whole crop at a glance: 50–90 % of its side
             view = F.interpolate(out.float(), size=round(args.size * rng.uniform(0.5, 0.9)), mode="bilinear",
