@@ -14,7 +14,9 @@ paintings averages their colours into one beige). From ``--stats-start``: the po
 the scale a viewer sees a 512² portrait (downsampled like a glance at the whole), must match the
 VGG channel statistics of its style's whole paintings: the earlier terms work at the training
 crop's own scale and leave portraits smoother than any painting. Photos are drawn by how much of
-the frame they fill.
+the frame they fill. Two options fine-tune a trained painter (README, phases 6–7): ``--grain``
+gives the decoder noise inputs for canvas and paper grain, ``--checker`` penalises a checkerboard
+locked to the decoder's coarse grids (the diamond lattice of smooth grounds).
 Each image in a batch gets a random style, so one network learns all styles.
 Resumable state (generator, optimiser, step, RNG) lives in ``--cache``, outside the repository;
 fp16 weights for the app are exported to ``--out`` at every save.
