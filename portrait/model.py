@@ -77,7 +77,8 @@ class ResBlock(nn.Module):
 @functools.lru_cache(maxsize=16)  # a few sizes recur (512², 256², a live frame); uploads vary
 def fixed_field(height: int, width: int) -> torch.Tensor:
     """The grain a painting gets at this size (seeded: the same for every portrait and process)."""
-    return torch.randn(1, 1, height, width, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode(False):  # cached across calls: must not be an inference-only tensor
+        return torch.randn(1, 1, height, width, generator=torch.Generator().manual_seed(0))
 
 
 class Generator(nn.Module):

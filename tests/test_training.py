@@ -67,6 +67,8 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     train.main([*elsewhere, "--steps", "4", "--init", str(out), "--warmup", "10", "--grain"])
     assert read_metadata(out)["info"]["steps"] == 4
     assert load_generator(out).config["grain"]
+    with pytest.raises(ValueError, match="with --grain"):  # its state needs the same flag to resume
+        train.main([*elsewhere, "--steps", "5", "--resume"])
     assert len((fresh / "train_log.csv").read_text().splitlines()) == 2  # one new step, from step 3
     state = torch.load(fresh / "train_state.pt", weights_only=False)
     decayed = 1e-3 * 0.5 ** (3 / 4000)  # the default rate at step 3
@@ -170,3 +172,4 @@ def test_blend_lies_on_the_line_between_two_painters(tmp_path: Path) -> None:
         grainy.decoder[0].grain.fill_(2.0)
     mixed = blend.blend(early, grainy, 0.5)
     assert mixed.config["grain"] and torch.allclose(mixed.decoder[0].grain, torch.ones(1))
+    assert blend.blend(grainy, Generator(STYLES, 8, 1), 0.5).config["grain"]  # either end may lack it

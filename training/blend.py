@@ -32,6 +32,8 @@ def blend(early: Generator, late: Generator, amount: float) -> Generator:
     (a painter without grain counts as one with zero grain)."""
     if late.config.get("grain") and not early.config.get("grain"):
         early = with_grain(early)
+    if early.config.get("grain") and not late.config.get("grain"):
+        late = with_grain(late)
     if early.config != late.config or list(early.styles) != list(late.styles):
         raise ValueError("only generators of the same architecture and styles can be blended")
     start, end = early.state_dict(), late.state_dict()

@@ -239,8 +239,14 @@ def main(argv: list[str] | None = None) -> None:
     saved_average = None
     if args.resume and state_path.exists():
         state = torch.load(state_path, weights_only=False)
+        if set(state["generator"]) != set(generator.state_dict()):
+            flag = "without" if args.grain else "with"
+            raise ValueError(f"{state_path} was trained {flag} --grain: pass the same flag, or carry on "
+                             "from its exported weights with --init")
         generator.load_state_dict(state["generator"])
         optimiser.load_state_dict(state["optimiser"])
+        for group in optimiser.param_groups[1:]:  # the command line wins over the saved grain step size
+            group["scale"] = args.grain_lr
         step, elapsed, rng = state["step"], state["elapsed"], state["rng"]
         if "critic" in state:  # states saved before the critic joined have none
             critic.load_state_dict(state["critic"])
