@@ -108,6 +108,13 @@ class Generator(nn.Module):
         index = torch.tensor([self.styles.index(name) for name in names])
         return F.one_hot(index, len(self.styles)).float()
 
+    def with_grain(self) -> Generator:
+        """This painter with grain inputs at zero strength: it paints exactly as before, and can go on
+        training with grain or be blended with a descendant that learned it."""
+        grainy = Generator(self.styles, **{**self.config, "grain": True})
+        grainy.load_state_dict(self.state_dict(), strict=False)
+        return grainy.train(self.training)
+
     def field(self, like: torch.Tensor) -> torch.Tensor:
         """The grain: fresh noise per image while training (so no one pattern is learned by heart);
         when painting, one fixed field per size, so a portrait is reproducible and, in live video,

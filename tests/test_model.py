@@ -58,8 +58,7 @@ def test_grain_starts_at_zero_and_is_fixed_when_painting(generator: Generator, p
     painting is reproducible (one fixed field) while training draws fresh grain every time."""
     plain = Generator(generator.styles, **{**generator.config, "grain": False}).eval()
     plain.load_state_dict({k: v for k, v in generator.state_dict().items() if not k.endswith(".grain")})
-    grainy = Generator(generator.styles, **{**generator.config, "grain": True}).eval()
-    grainy.load_state_dict(plain.state_dict(), strict=False)
+    grainy = plain.with_grain()
     weights = generator.one_hot(["watercolor"])
     with torch.inference_mode():
         assert torch.equal(grainy(photo, weights), plain(photo, weights))

@@ -166,8 +166,7 @@ def test_blend_lies_on_the_line_between_two_painters(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="same architecture"):
         blend.blend(Generator(STYLES, 8, 1), Generator(STYLES, 8, 2), 0.5)
     # a painter that learned grain blends with its grainless ancestor: half its grain strength
-    grainy = Generator(STYLES, 8, 1, grain=True)
-    grainy.load_state_dict(late.state_dict(), strict=False)
+    grainy = late.with_grain()
     with torch.no_grad():
         grainy.decoder[0].grain.fill_(2.0)
     mixed = blend.blend(early, grainy, 0.5)

@@ -19,21 +19,13 @@ from portrait.model import Generator
 from portrait.styles import load_generator, read_metadata, save_generator
 
 
-def with_grain(generator: Generator) -> Generator:
-    """The same painter with grain inputs at zero strength: it paints exactly as before, and can be
-    blended with a descendant that learned to use them (``train --grain --init``)."""
-    grainy = Generator(generator.styles, **{**generator.config, "grain": True})
-    grainy.load_state_dict(generator.state_dict(), strict=False)
-    return grainy.eval().requires_grad_(False)
-
-
 def blend(early: Generator, late: Generator, amount: float) -> Generator:
     """``early + amount · (late − early)`` for every weight; the two must share architecture and styles
     (a painter without grain counts as one with zero grain)."""
-    if late.config.get("grain") and not early.config.get("grain"):
-        early = with_grain(early)
-    if early.config.get("grain") and not late.config.get("grain"):
-        late = with_grain(late)
+    if late.config["grain"] and not early.config["grain"]:
+        early = early.with_grain()
+    if early.config["grain"] and not late.config["grain"]:
+        late = late.with_grain()
     if early.config != late.config or list(early.styles) != list(late.styles):
         raise ValueError("only generators of the same architecture and styles can be blended")
     start, end = early.state_dict(), late.state_dict()

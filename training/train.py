@@ -257,10 +257,12 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_rng_state(state["torch_rng"])
         saved_average = state.get("average")
     elif args.init:
-        start = load_generator(args.init).float().state_dict()
-        missing = generator.load_state_dict(start, strict=False).missing_keys
-        if any(not key.endswith(".grain") for key in missing) or set(start) - set(generator.state_dict()):
+        painter = load_generator(args.init)
+        if args.grain and not painter.config["grain"]:
+            painter = painter.with_grain()
+        if painter.config != generator.config:
             raise ValueError(f"{args.init} is not this architecture (only grain may be new)")
+        generator.load_state_dict(painter.float().state_dict())
         info = read_metadata(args.init).get("info", {})
         step, elapsed = int(info.get("steps", 0)), 60.0 * float(info.get("cpu_minutes", 0.0))
         ramp_from = step
