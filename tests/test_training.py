@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
 
     # step 3 meets the critic, the colour and statistics terms, and the exported weights become an average
     train.main([*common, "--steps", "3", "--resume", "--adv-start", "2", "--colour-start", "2",
-                "--stats-start", "2", "--ema", "0.5", "--checker", "100"])
+                "--stats-start", "2", "--ema", "0.5", "--checker", "100", "--stats-style", "oil=3,ink=2"])
     assert read_metadata(out)["info"]["steps"] == 3
     state = torch.load(cache / "train_state.pt", weights_only=False)
     assert state["critic_steps"] == 1
@@ -73,6 +74,13 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     state = torch.load(fresh / "train_state.pt", weights_only=False)
     decayed = 1e-3 * 0.5 ** (3 / 4000)  # the default rate at step 3
     assert state["optimiser"]["param_groups"][0]["lr"] == pytest.approx(decayed / 10)  # first of 10
+
+
+def test_style_weights_name_real_styles() -> None:
+    assert train.style_weights("oil=3,watercolor=6") == {"oil": 3.0, "watercolor": 6.0}
+    assert train.style_weights("") == {}
+    with pytest.raises(argparse.ArgumentTypeError, match="watercolour"):  # a misspelt style is not ignored
+        train.style_weights("watercolour=6")
 
 
 def test_checker_energy_finds_a_lattice_on_the_decoders_grid(astronaut) -> None:

@@ -160,6 +160,17 @@ def train_critic(critic: MultiScaleCritic, optimiser: torch.optim.Optimizer, rea
     return loss.detach()
 
 
+def style_weights(text: str) -> dict[str, float]:
+    """``oil=4,watercolor=8`` → ``{"oil": 4.0, "watercolor": 8.0}``, checked against the styles."""
+    weights = {}
+    for item in filter(None, text.split(",")):
+        name, _, value = item.partition("=")
+        if name not in STYLES:
+            raise argparse.ArgumentTypeError(f"unknown style {name!r} (styles: {', '.join(STYLES)})")
+        weights[name] = float(value)
+    return weights
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--paintings", type=Path, required=True)
@@ -181,6 +192,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="step from which the sitter's colours are kept")
     p.add_argument("--stats", type=float, default=1.0,
                    help="weight of the style's channel statistics at viewing scale")
+    p.add_argument("--stats-style", type=style_weights, default={},
+                   help="per-style multipliers of --stats, e.g. oil=4,watercolor=8 (others 1): a style "
+                        "whose portraits still read as photos at a glance can be pulled harder")
     p.add_argument("--stats-start", type=int, default=10400,
                    help="step from which the portrait's statistics at viewing scale are matched")
     p.add_argument("--checker", type=float, default=0.0,
@@ -337,7 +351,8 @@ def main(argv: list[str] | None = None) -> None:
             with torch.autocast("cpu", torch.bfloat16, enabled=BF16):
                 seen = vgg.channel_statistics(features, view)
             mean, deviation = (torch.stack([painted_stats[n][i] for n in names]) for i in (0, 1))
-            stats = losses.statistics_loss(seen, mean, deviation).mean()
+            pull = torch.tensor([args.stats_style.get(n, 1.0) for n in names])
+            stats = (pull * losses.statistics_loss(seen, mean, deviation)).mean()
             loss = loss + args.stats * stats
         adv = critic_verdict = torch.zeros(())
         if step >= args.adv_start:
