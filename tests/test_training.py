@@ -14,7 +14,7 @@ from PIL import Image, ImageFilter
 from portrait.model import Generator
 from portrait.styles import STYLES, WEIGHTS, load_generator, read_metadata, save_generator
 from tests import tiny_data
-from training import blend, compare, data, evaluate, fetch_vgg, losses, train, vgg
+from training import blend, compare, data, evaluate, fetch_vgg, losses, metrics, train, vgg
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +114,23 @@ def test_statistics_tell_a_painting_from_a_flat_copy(tiny: tuple[Path, Path], vg
     assert own < 2 < 4 * own < blurred
 
 
+def test_pixel_judge_tells_a_wash_from_the_photo(astronaut) -> None:
+    """Trained on crops of a photo and of a pale, blurred copy (a wash), it calls unseen crops right."""
+    paper = Image.new("RGB", astronaut.size, "white")
+    wash = Image.blend(astronaut.filter(ImageFilter.GaussianBlur(4)), paper, 0.5)
+    rng = np.random.default_rng(0)
+    photo_crops, wash_crops = (judge_crops(image, 24, rng) for image in (astronaut, wash))
+    judge = metrics.PixelJudge(["photo", "watercolor"])
+    accuracy = judge.fit(torch.cat([photo_crops[:16], wash_crops[:16]]), torch.tensor([0] * 16 + [1] * 16))
+    assert accuracy == 1
+    assert judge.predict(photo_crops[16:]) == ["photo"] * 8
+    assert judge.predict(wash_crops[16:]) == ["watercolor"] * 8
+
+
+def judge_crops(image: Image.Image, count: int, rng: np.random.Generator) -> torch.Tensor:
+    return data.to_tensor(metrics.random_crops(np.asarray(image), count, 128, rng))
+
+
 def test_sampling_favours_frames_the_photo_fills(astronaut) -> None:
     """A tight crop padded with smooth fill is drawn less often than a full head-and-shoulders frame."""
     full = np.asarray(astronaut.resize((384, 384)))
@@ -132,12 +149,14 @@ def test_evaluation_writes_metrics_and_a_contact_sheet(tiny: tuple[Path, Path], 
     evaluate.main(["--faces", str(faces), "--out", str(tmp_path), "--paintings", str(paintings),
                    "--vgg", vgg_path, "--limit", "0", "--size", "256", "--all"])
     result = json.loads((tmp_path / "metrics.json").read_text())
-    for key in ("redetect_rate", "landmark_drift", "identity", "style_judge"):
+    for key in ("redetect_rate", "landmark_drift", "identity", "style_judge", "pixel_judge"):
         assert set(result[key]) == set(STYLES), key
     for style in STYLES:
         assert 0 <= result["redetect_rate"][style] <= 1
         assert 0 <= result["identity"][style] <= 1
         assert 0 <= result["style_judge"][style] <= 1
+        assert 0 <= result["pixel_judge"][style] <= 1
+        assert sum(result["pixel_judge_calls"][style].values()) == pytest.approx(1)
     assert result["faces"] == 5
     assert (tmp_path / "contact_sheet.png").stat().st_size > 10_000
 

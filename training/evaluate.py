@@ -5,8 +5,8 @@
 
 Faces are painted exactly as the app paints them (``portrait.pipeline.Painter``). When the folder
 has a MANIFEST.tsv (the shared data set) only its held-out part is used. ``style_judge`` needs
-``--paintings`` and ``--vgg``: the judge is trained on the *held-out* paintings and photos only,
-so it has never seen an image the generator trained on.
+``--paintings`` and ``--vgg``, ``pixel_judge`` only ``--paintings``: the judges are trained on the
+*held-out* paintings and photos only, so they have never seen an image the generator trained on.
 """
 
 from __future__ import annotations
@@ -62,19 +62,19 @@ def square(image: np.ndarray, size: int = THUMB) -> np.ndarray:
     return np.asarray(pil.crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS))
 
 
-def train_judge(features: vgg.VGGFeatures, styles: list[str], paintings: dict[str, list[np.ndarray]],
-                photos: list[np.ndarray], rng: np.random.Generator) -> metrics.StyleJudge:
-    classes = ["photo", *styles]
+def train_judges(judges: dict[str, metrics.LinearJudge], paintings: dict[str, list[np.ndarray]],
+                 photos: list[np.ndarray], rng: np.random.Generator) -> None:
+    """Fit each judge on the same crops: held-out photos and held-out paintings of each style."""
     crops, labels = [], []
-    for label, images in enumerate([photos, *(paintings[s] for s in styles)]):
+    for label, images in enumerate([photos, *(paintings[s] for s in paintings)]):
         per_image = max(2, 240 // max(1, len(images)))
         for image in images:
             crops += metrics.random_crops(image, per_image, 128, rng)
             labels += [label] * per_image
-    judge = metrics.StyleJudge(features, classes)
-    accuracy = judge.fit(data.to_tensor(crops), torch.tensor(labels))
-    print(f"style judge: {len(crops)} crops, training accuracy {accuracy:.2f}")
-    return judge
+    batch = data.to_tensor(crops)
+    for name, judge in judges.items():
+        accuracy = judge.fit(batch, torch.tensor(labels))
+        print(f"{name}: {len(crops)} crops, training accuracy {accuracy:.2f}")
 
 
 def mean(values: list[float]) -> float:
@@ -138,15 +138,22 @@ def main(argv: list[str] | None = None) -> None:
         for k in range(3):
             sheet_rows.append([strip[0], *(square(paintings[s][k]) if len(paintings[s]) > k else strip[0]
                                            for s in styles)])
+        classes = ["photo", *styles]
+        judges: dict[str, metrics.LinearJudge] = {"pixel_judge": metrics.PixelJudge(classes)}
         if args.vgg:
-            judge = train_judge(vgg.load(args.vgg), styles, paintings, photos, rng)
-            result["style_judge"], calls = {}, {}
-            for s in styles:
-                crops = [c for image in portraits[s] for c in metrics.random_crops(image, 4, 128, rng)]
-                labels = judge.predict(data.to_tensor(crops))
-                result["style_judge"][s] = round(float(np.mean([label == s for label in labels])), 4)
-                calls[s] = {c: round(labels.count(c) / len(labels), 4) for c in judge.classes}
-            result["style_judge_calls"] = calls  # what the judge took each style's portraits for
+            judges = {"style_judge": metrics.StyleJudge(vgg.load(args.vgg), classes), **judges}
+        train_judges(judges, paintings, photos, rng)
+        verdicts: dict[str, dict[str, list[str]]] = {name: {} for name in judges}
+        for s in styles:
+            crops = [c for image in portraits[s] for c in metrics.random_crops(image, 4, 128, rng)]
+            for name, judge in judges.items():
+                verdicts[name][s] = judge.predict(data.to_tensor(crops))
+        for name, by_style in verdicts.items():
+            result[name] = {s: round(float(np.mean([c == s for c in calls])), 4)
+                            for s, calls in by_style.items()}
+            # what the judge took each style's portraits for
+            result[f"{name}_calls"] = {s: {c: round(calls.count(c) / len(calls), 4) for c in classes}
+                                       for s, calls in by_style.items()}
     result["faces"] = len(photos)
     result["weights"] = read_metadata(args.weights).get("info", {})
     (args.out / "metrics.json").write_text(json.dumps(result, indent=2))

@@ -8,6 +8,8 @@ apart from training).
   threshold) of the photo's.
 * ``style_judge``: a classifier trained on held-out real paintings vs held-out photos calls the
   portrait a painting of the selected style.
+* ``pixel_judge``: the same, reading plain pixel statistics instead of VGG's: a second opinion
+  from features no training term pulls on.
 """
 
 from __future__ import annotations
@@ -53,26 +55,28 @@ def landmark_drift(photo: Face, painted: Face) -> float:
     return float(np.linalg.norm(photo.landmarks - painted.landmarks, axis=1).mean() / photo.width)
 
 
-class StyleJudge(torch.nn.Module):
-    """Linear classifier over VGG relu1_2…relu3_3 channel means and deviations (texture statistics).
+class LinearJudge(torch.nn.Module):
+    """Linear classifier over statistics of a crop; classes: "photo" and each style.
 
-    Classes: "photo" and each style. Small on purpose: it is trained on a few dozen held-out
-    paintings per style and must judge medium (texture, palette), not subject.
+    Small on purpose: it is trained on a few dozen held-out paintings per style and must judge
+    medium (texture, palette), not subject. Subclasses say which statistics it reads.
     """
 
-    def __init__(self, features: VGGFeatures, classes: list[str]) -> None:
+    def __init__(self, classes: list[str], dimensions: int) -> None:
         super().__init__()
-        self.features = features
         self.classes = classes
-        self.head = torch.nn.Linear(2 * sum(channel_count(k) for k in STATISTICS_LAYERS), len(classes))
+        self.head = torch.nn.Linear(dimensions, len(classes))
 
     def statistics(self, images: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return channel_statistics(self.features, images)
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def _all_statistics(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.statistics(batch) for batch in images.split(16)])
 
     def fit(self, crops: torch.Tensor, labels: torch.Tensor, steps: int = 300) -> float:
-        """Train the head (the VGG trunk stays frozen); returns training accuracy."""
-        stats = torch.cat([self.statistics(batch) for batch in crops.split(16)])
+        """Train the head (the statistics stay fixed); returns training accuracy."""
+        stats = self._all_statistics(crops)
         self.mean, self.std = stats.mean(0), stats.std(0) + 1e-6
         x = (stats - self.mean) / self.std
         optimiser = torch.optim.Adam(self.head.parameters(), lr=1e-2, weight_decay=1e-3)
@@ -84,9 +88,47 @@ class StyleJudge(torch.nn.Module):
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor) -> list[str]:
-        stats = torch.cat([self.statistics(batch) for batch in images.split(16)])
-        index = self.head((stats - self.mean) / self.std).argmax(1)
+        index = self.head((self._all_statistics(images) - self.mean) / self.std).argmax(1)
         return [self.classes[i] for i in index]
+
+
+class StyleJudge(LinearJudge):
+    """Reads VGG relu1_2…relu3_3 channel means and deviations (texture statistics)."""
+
+    def __init__(self, features: VGGFeatures, classes: list[str]) -> None:
+        super().__init__(classes, 2 * sum(channel_count(k) for k in STATISTICS_LAYERS))
+        self.features = features
+
+    def statistics(self, images: torch.Tensor) -> torch.Tensor:
+        return channel_statistics(self.features, images)
+
+
+class PixelJudge(LinearJudge):
+    """Reads plain pixel statistics that no training term uses: colour and saturation, a tone
+    histogram, and edge strength at three scales. A second opinion on ``style_judge``, whose VGG
+    statistics the painter is trained towards (``train --stats``)."""
+
+    EDGES = (0.05, 0.15)  # luminance steps that count as a soft and a hard edge
+
+    def __init__(self, classes: list[str]) -> None:
+        super().__init__(classes, 6 + 2 + 8 + 3 * (2 + len(self.EDGES)))
+
+    def statistics(self, images: torch.Tensor) -> torch.Tensor:
+        x = (images.float() + 1) / 2
+        lum = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2])[:, None]
+        top, bottom = x.max(1).values, x.min(1).values
+        saturation = (top - bottom) / (top + 1e-3)
+        bins = (lum.clamp(0, 1 - 1e-6) * 8).long()
+        tones = torch.stack([(bins == b).float().mean((1, 2, 3)) for b in range(8)], 1)
+        stats = [x.mean((2, 3)), x.std((2, 3)), saturation.mean((1, 2))[:, None],
+                 saturation.std((1, 2))[:, None], tones]
+        for scale in (1, 2, 4):
+            low = F.avg_pool2d(lum, scale)
+            dy, dx = low[..., 1:, :-1] - low[..., :-1, :-1], low[..., :-1, 1:] - low[..., :-1, :-1]
+            edges = (dy**2 + dx**2).sqrt().flatten(1)
+            stats += [edges.mean(1, keepdim=True), edges.std(1, keepdim=True),
+                      *((edges > t).float().mean(1, keepdim=True) for t in self.EDGES)]
+        return torch.cat(stats, 1)
 
 
 def random_crops(image: np.ndarray, count: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
