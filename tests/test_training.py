@@ -44,7 +44,8 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
 
     # step 3 meets the critic, the colour and statistics terms, and the exported weights become an average
     train.main([*common, "--steps", "3", "--resume", "--adv-start", "2", "--colour-start", "2",
-                "--stats-start", "2", "--ema", "0.5", "--checker", "100", "--stats-style", "oil=3,ink=2"])
+                "--stats-start", "2", "--ema", "0.5", "--checker", "100", "--stats-style", "oil=3,ink=2",
+                "--palette", "5"])
     assert read_metadata(out)["info"]["steps"] == 3
     state = torch.load(cache / "train_state.pt", weights_only=False)
     assert state["critic_steps"] == 1
@@ -95,6 +96,16 @@ def test_checker_energy_finds_a_lattice_on_the_decoders_grid(astronaut) -> None:
     with_lattice = photo + 0.05 * lattice
     assert losses.checker_energy(with_lattice) > 3 * losses.checker_energy(photo)
     assert losses.checker_energy(with_lattice) > 3 * losses.checker_energy(photo + 0.05 * lattice.roll(2, 0))
+
+
+def test_palette_term_ignores_layout_but_not_tones(astronaut) -> None:
+    """Same pixels rearranged: no loss. The same picture faded towards paper white: a loss."""
+    photo = data.to_tensor(np.asarray(astronaut.resize((64, 64)))[None])
+    shuffled = photo.flatten(2)[..., torch.randperm(64 * 64)].reshape(photo.shape)
+    faded = photo * 0.5 + 0.5
+    assert losses.palette_loss(photo, shuffled).item() < 1e-6
+    assert losses.palette_loss(photo, faded).item() > 0.1
+    assert losses.palette_loss(photo, photo.flip(-1).flip(-2)).item() < 1e-6
 
 
 def test_statistics_tell_a_painting_from_a_flat_copy(tiny: tuple[Path, Path], vgg_path: str,

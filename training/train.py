@@ -124,19 +124,23 @@ def gram_bank(features: vgg.VGGFeatures, dataset: data.Dataset, size: int, per_s
     return bank
 
 
+def glance_crops(style: data.StyleSet, count: int, rng: np.random.Generator) -> torch.Tensor:
+    """``count`` crops of a third to two thirds of whole paintings, at 128²: how much of a painting
+    one takes in at a glance."""
+    textures = style.textures
+    return data.to_tensor([metrics.random_crops(textures[i], 1, 128, rng)[0]
+                           for i in rng.integers(len(textures), size=count)])
+
+
 @torch.no_grad()
 def statistics_bank(features: vgg.VGGFeatures, dataset: data.Dataset, count: int,
                     rng: np.random.Generator) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Per style, the average and spread of :func:`vgg.channel_statistics` over ``count`` crops of
-    whole paintings (a third to two thirds of a painting, at 128²: how much of a painting one
-    takes in at a glance)."""
+    """Per style, the average and spread of :func:`vgg.channel_statistics` over ``count``
+    :func:`glance_crops`."""
     bank = {}
     for name in STYLES:
-        textures = dataset.styles[name].textures
-        crops = [metrics.random_crops(textures[i], 1, 128, rng)[0]
-                 for i in rng.integers(len(textures), size=count)]
         stats = torch.cat([vgg.channel_statistics(features, batch)
-                           for batch in data.to_tensor(crops).split(16)])
+                           for batch in glance_crops(dataset.styles[name], count, rng).split(16)])
         # one spread per layer and kind (mean, deviation), not per channel: channels that hardly vary
         # among paintings would otherwise weigh most, and a painter satisfies those with a regular
         # dot pattern (seen within 400 steps)
@@ -144,6 +148,12 @@ def statistics_bank(features: vgg.VGGFeatures, dataset: data.Dataset, count: int
         spread = torch.cat([group.mean().expand(len(group)) for group in stats.std(0).split(sizes)])
         bank[name] = (stats.mean(0), spread)
     return bank
+
+
+def palette_bank(dataset: data.Dataset, count: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """Per style, ``count`` :func:`glance_crops`: the palettes a portrait's tones and colours are
+    held to."""
+    return {name: glance_crops(dataset.styles[name], count, rng) for name in STYLES}
 
 
 BF16 = bf16_supported()
@@ -197,6 +207,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "whose portraits still read as photos at a glance can be pulled harder")
     p.add_argument("--stats-start", type=int, default=10400,
                    help="step from which the portrait's statistics at viewing scale are matched")
+    p.add_argument("--palette", type=float, default=0.0,
+                   help="weight of the palette term (distribution of tones and colours of a real painting)")
     p.add_argument("--checker", type=float, default=0.0,
                    help="weight of the lattice term (local checkerboards on the decoder's grids)")
     p.add_argument("--adv", type=float, default=1.0, help="weight of the critic's verdict")
@@ -287,6 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     bank = gram_bank(features, train, args.size, args.bank, rng)
     # its own generator, so that runs from before this term draw exactly the same crops and photos
     painted_stats = statistics_bank(features, train, args.bank, np.random.default_rng(args.seed + 1))
+    palettes = palette_bank(train, args.bank, np.random.default_rng(args.seed + 2)) if args.palette else {}
     draw = face_sampling(train.faces)
     shown = held.faces if len(held.faces) else train.faces  # tiny data sets may hold out nothing
     shown = shown[np.argsort(-photo_coverage(shown), kind="stable")[: max(6, len(shown) // 3)]]
@@ -344,6 +357,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.checker:  # only what the photo's own checkerboard does not explain
             checker = (losses.checker_energy(out.float()) - losses.checker_energy(photo)).clamp_min(0).mean()
             loss = loss + args.checker * checker
+        if args.palette:  # each portrait against one real painting of its style
+            real = torch.stack([palettes[n][rng.integers(len(palettes[n]))] for n in names])
+            loss = loss + args.palette * losses.palette_loss(out.float(), real).mean()
         stats = torch.zeros(())
         if step >= args.stats_start:  # the whole crop at a glance: 50–90 % of its side
             view = F.interpolate(out.float(), size=round(args.size * rng.uniform(0.5, 0.9)), mode="bilinear",
