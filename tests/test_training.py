@@ -80,8 +80,9 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
 def test_style_weights_name_real_styles() -> None:
     assert train.style_weights("oil=3,watercolor=6") == {"oil": 3.0, "watercolor": 6.0}
     assert train.style_weights("") == {}
-    with pytest.raises(argparse.ArgumentTypeError, match="watercolour"):  # a misspelt style is not ignored
-        train.style_weights("watercolour=6")
+    for bad in ("watercolour=6", "oil=2,oil=3", "ink=-1"):  # a misspelt style is not ignored
+        with pytest.raises(argparse.ArgumentTypeError):
+            train.style_weights(bad)
 
 
 def test_checker_energy_finds_a_lattice_on_the_decoders_grid(astronaut) -> None:
@@ -105,7 +106,6 @@ def test_palette_term_ignores_layout_but_not_tones(astronaut) -> None:
     faded = photo * 0.5 + 0.5
     assert losses.palette_loss(photo, shuffled).item() < 1e-6
     assert losses.palette_loss(photo, faded).item() > 0.1
-    assert losses.palette_loss(photo, photo.flip(-1).flip(-2)).item() < 1e-6
 
 
 def test_statistics_tell_a_painting_from_a_flat_copy(tiny: tuple[Path, Path], vgg_path: str,

@@ -65,8 +65,10 @@ def square(image: np.ndarray, size: int = THUMB) -> np.ndarray:
 def train_judges(judges: dict[str, metrics.LinearJudge], paintings: dict[str, list[np.ndarray]],
                  photos: list[np.ndarray], rng: np.random.Generator) -> None:
     """Fit each judge on the same crops: held-out photos and held-out paintings of each style."""
+    classes = next(iter(judges.values())).classes  # "photo", then the styles: the labels' order
+    assert all(judge.classes == classes for judge in judges.values())
     crops, labels = [], []
-    for label, images in enumerate([photos, *(paintings[s] for s in paintings)]):
+    for label, images in enumerate([photos, *(paintings[s] for s in classes[1:])]):
         per_image = max(2, 240 // max(1, len(images)))
         for image in images:
             crops += metrics.random_crops(image, per_image, 128, rng)
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--faces", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--paintings", type=Path, help="paintings folder (for style_judge and the strip)")
+    p.add_argument("--paintings", type=Path, help="paintings folder (for the judges and the strip)")
     p.add_argument("--vgg", help="VGG16 ONNX path or 'torchvision' (for style_judge)")
     p.add_argument("--weights", type=Path, default=WEIGHTS)
     p.add_argument("--limit", type=int, default=60, help="faces to paint (0: all)")
@@ -99,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
+    torch.manual_seed(0)  # the judges' classifiers start from the same weights on every run
     painter = Painter(args.weights, size=args.size, threads=2)
     styles = painter.styles
     identity = None if args.no_identity else metrics.IdentityModel()
@@ -145,9 +148,10 @@ def main(argv: list[str] | None = None) -> None:
         train_judges(judges, paintings, photos, rng)
         verdicts: dict[str, dict[str, list[str]]] = {name: {} for name in judges}
         for s in styles:
-            crops = [c for image in portraits[s] for c in metrics.random_crops(image, 4, 128, rng)]
+            crops = data.to_tensor([crop for image in portraits[s]
+                                    for crop in metrics.random_crops(image, 4, 128, rng)])
             for name, judge in judges.items():
-                verdicts[name][s] = judge.predict(data.to_tensor(crops))
+                verdicts[name][s] = judge.predict(crops)
         for name, by_style in verdicts.items():
             result[name] = {s: round(float(np.mean([c == s for c in calls])), 4)
                             for s, calls in by_style.items()}

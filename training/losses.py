@@ -112,7 +112,8 @@ def palette_loss(out: torch.Tensor, paintings: torch.Tensor, samples: int = 1024
     """Per image, how far its distribution of tones and colours lies from a real painting's.
 
     Sorted pixel values along luminance and chroma are compared (the 1-D optimal transport
-    distance, as in Risser et al.'s histogram loss): it asks for the medium's paper whites, wash
+    distance, as in Risser et al.'s histogram loss) with those of a crop of a painting of any
+    size (quantiles, not pixels, are compared): it asks for the medium's paper whites, wash
     tints and limited palette wherever the painting puts them, and leaves the layout free. The VGG
     terms only see colour through texture detectors and left every watercolor too dark and too
     saturated, with no paper white.

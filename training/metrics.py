@@ -8,8 +8,8 @@ apart from training).
   threshold) of the photo's.
 * ``style_judge``: a classifier trained on held-out real paintings vs held-out photos calls the
   portrait a painting of the selected style.
-* ``pixel_judge``: the same, reading plain pixel statistics instead of VGG's: a second opinion
-  from features no training term pulls on.
+* ``pixel_judge``: the same, reading plain pixel statistics instead of VGG's: a second opinion.
+  No training term pulls on its edge statistics; the palette term does on its colours and tones.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from portrait.detect import Face, FaceDetector, nearest_face
+from training.losses import luminance
 from training.vgg import STATISTICS_LAYERS, VGGFeatures, channel_count, channel_statistics
 
 SAME_PERSON = 0.6
@@ -104,9 +105,9 @@ class StyleJudge(LinearJudge):
 
 
 class PixelJudge(LinearJudge):
-    """Reads plain pixel statistics that no training term uses: colour and saturation, a tone
-    histogram, and edge strength at three scales. A second opinion on ``style_judge``, whose VGG
-    statistics the painter is trained towards (``train --stats``)."""
+    """Reads plain pixel statistics: colour and saturation, a tone histogram, and edge strength at
+    three scales. A second opinion on ``style_judge``, whose VGG statistics the painter is trained
+    towards (``train --stats``); of these, only colours and tones are trained (``train --palette``)."""
 
     EDGES = (0.05, 0.15)  # luminance steps that count as a soft and a hard edge
 
@@ -115,7 +116,7 @@ class PixelJudge(LinearJudge):
 
     def statistics(self, images: torch.Tensor) -> torch.Tensor:
         x = (images.float() + 1) / 2
-        lum = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2])[:, None]
+        lum = luminance(x)
         top, bottom = x.max(1).values, x.min(1).values
         saturation = (top - bottom) / (top + 1e-3)
         bins = (lum.clamp(0, 1 - 1e-6) * 8).long()

@@ -175,9 +175,12 @@ def style_weights(text: str) -> dict[str, float]:
     weights = {}
     for item in filter(None, text.split(",")):
         name, _, value = item.partition("=")
-        if name not in STYLES:
-            raise argparse.ArgumentTypeError(f"unknown style {name!r} (styles: {', '.join(STYLES)})")
+        if name not in STYLES or name in weights:
+            raise argparse.ArgumentTypeError(f"unknown or repeated style {name!r} "
+                                             f"(styles: {', '.join(STYLES)})")
         weights[name] = float(value)
+        if weights[name] < 0:
+            raise argparse.ArgumentTypeError(f"{name}={value}: a weight cannot be negative")
     return weights
 
 
