@@ -104,10 +104,6 @@ def checker_energy(image: torch.Tensor, scales: tuple[int, ...] = (2, 4, 8), win
     return total / len(scales)
 
 
-#: Directions the palette term compares pixels along: luminance and the two YUV chroma axes.
-PALETTE_AXES = torch.tensor([[0.299, 0.587, 0.114], [-0.147, -0.289, 0.436], [0.615, -0.515, -0.100]])
-
-
 def palette_loss(out: torch.Tensor, paintings: torch.Tensor, samples: int = 1024) -> torch.Tensor:
     """Per image, how far its distribution of tones and colours lies from a real painting's.
 
@@ -119,8 +115,9 @@ def palette_loss(out: torch.Tensor, paintings: torch.Tensor, samples: int = 1024
     saturated, with no paper white.
     """
     def sorted_values(images: torch.Tensor) -> torch.Tensor:
-        pixels = images.float().flatten(2)  # N×3×P
-        index = torch.linspace(0, pixels.shape[-1] - 1, samples).round().long()
-        return (PALETTE_AXES.to(pixels) @ pixels).sort(-1).values[..., index]
+        images = images.float()
+        values = torch.cat([luminance(images), chroma(images)], 1).flatten(2)  # N×3×P
+        index = torch.linspace(0, values.shape[-1] - 1, samples).round().long()
+        return values.sort(-1).values[..., index]
 
     return (sorted_values(out) - sorted_values(paintings)).abs().mean((1, 2))
