@@ -59,7 +59,7 @@ class ConvFiLM(nn.Module):
                 field: torch.Tensor | None = None) -> torch.Tensor:
         x = self.conv(x)
         if self.grain is not None and field is not None:
-            x = torch.addcmul(x, self.grain.to(x.dtype)[:, None, None], field.to(x.dtype))
+            x = torch.addcmul(x, self.grain.to(x.dtype)[:, None, None], field.to(x))
         x = self.film(x, style)
         return F.relu(x) if self.activate else x
 
@@ -101,7 +101,7 @@ class Generator(nn.Module):
 
     def style_vector(self, weights: torch.Tensor) -> torch.Tensor:
         """Style embedding for per-image mixing weights (N × n_styles; one-hot picks a style)."""
-        return weights.to(self.embedding.dtype) @ self.embedding
+        return weights.to(self.embedding) @ self.embedding
 
     def one_hot(self, names: Sequence[str]) -> torch.Tensor:
         """Mixing weights selecting one named style per image."""
@@ -120,7 +120,7 @@ class Generator(nn.Module):
         when painting, one fixed field per size, so a portrait is reproducible and, in live video,
         the grain stays put on the picture like the texture of paper."""
         n, _, h, w = like.shape
-        return torch.randn(n, 1, h, w) if self.training else fixed_field(h, w)
+        return torch.randn(n, 1, h, w, device=like.device) if self.training else fixed_field(h, w)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         style = self.style_vector(weights)

@@ -28,7 +28,7 @@ WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "portrait.safeten
 def save_generator(generator: Generator, path: Path, info: dict) -> None:
     """Write fp16 weights plus metadata (architecture, styles, provenance) atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in generator.state_dict().items()}
+    tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in generator.state_dict().items()}
     meta = {"styles": json.dumps(generator.styles), "config": json.dumps(generator.config),
             "info": json.dumps(info)}
     tmp = path.with_suffix(".tmp")

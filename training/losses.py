@@ -60,8 +60,8 @@ def light_loss(out: torch.Tensor, photo: torch.Tensor, scale: int = 8) -> torch.
     """
     error = (F.avg_pool2d(luminance(out), scale) - F.avg_pool2d(luminance(photo), scale)).abs()
     h, w = error.shape[-2:]
-    y = torch.linspace(-1, 1, h)[:, None]
-    x = torch.linspace(-1, 1, w)[None, :]
+    y = torch.linspace(-1, 1, h, device=error.device)[:, None]
+    x = torch.linspace(-1, 1, w, device=error.device)[None, :]
     weight = 0.2 + 0.8 * torch.exp(-(x**2 + y**2) / (2 * 0.35**2))
     return (error * weight).sum((-2, -1)).mean() / weight.sum()
 
@@ -95,7 +95,7 @@ def checker_energy(image: torch.Tensor, scales: tuple[int, ...] = (2, 4, 8), win
     such a grid to the next shows as a diamond lattice in smooth backgrounds. Averaged over a few
     cells, a natural texture's checkerboard component cancels; a lattice's does not.
     """
-    total = torch.zeros(image.shape[0])
+    total = torch.zeros(image.shape[0], device=image.device)
     for scale in scales:
         low = F.avg_pool2d(image, scale)
         h, w = low.shape[-2:]
@@ -117,7 +117,7 @@ def palette_loss(out: torch.Tensor, paintings: torch.Tensor, samples: int = 1024
     def sorted_values(images: torch.Tensor) -> torch.Tensor:
         images = images.float()
         values = torch.cat([luminance(images), chroma(images)], 1).flatten(2)  # N×3×P
-        index = torch.linspace(0, values.shape[-1] - 1, samples).round().long()
+        index = torch.linspace(0, values.shape[-1] - 1, samples, device=values.device).round().long()
         return values.sort(-1).values[..., index]
 
     return (sorted_values(out) - sorted_values(paintings)).abs().mean((1, 2))

@@ -11,7 +11,7 @@ from portrait.model import Generator
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """float N×3×H×W in [-1, 1] → uint8 N×H×W×3."""
-    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
 def grid(rows: list[list[np.ndarray]]) -> Image.Image:

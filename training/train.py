@@ -107,16 +107,25 @@ def style_crop(style: data.StyleSet, size: int, rng: np.random.Generator) -> tor
     return random_crop(texture, size, rng, (size / (side * rng.uniform(0.3, 0.8)),) * 2, False)
 
 
+BF16 = bf16_supported()
+
+
+def autocast(device: torch.device) -> torch.autocast:
+    """bf16 where it pays: on a GPU, or on a CPU with native bf16 (elsewhere it is emulated)."""
+    return torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda" or BF16)
+
+
 @torch.no_grad()
 def gram_bank(features: vgg.VGGFeatures, dataset: data.Dataset, size: int, per_style: int,
               rng: np.random.Generator) -> dict[str, dict[str, torch.Tensor]]:
     """Gram matrices of many random crops per style, computed once (VGG is the costly part)."""
+    device = features.mean.device
     bank = {}
     for name in STYLES:
         grams: dict[str, list[torch.Tensor]] = {k: [] for k in vgg.LAYERS}
         for _ in tqdm(range(0, per_style, 8), desc=f"style bank {name}"):
-            crops = torch.cat([style_crop(dataset.styles[name], size, rng) for _crop in range(8)])
-            with torch.autocast("cpu", torch.bfloat16, enabled=BF16):
+            crops = torch.cat([style_crop(dataset.styles[name], size, rng) for _crop in range(8)]).to(device)
+            with autocast(device):
                 feats = features(crops)
             for k in vgg.LAYERS:
                 grams[k].append(losses.gram(feats[k]))
@@ -139,8 +148,8 @@ def statistics_bank(features: vgg.VGGFeatures, dataset: data.Dataset, count: int
     :func:`glance_crops`."""
     bank = {}
     for name in STYLES:
-        stats = torch.cat([vgg.channel_statistics(features, batch)
-                           for batch in glance_crops(dataset.styles[name], count, rng).split(16)])
+        crops = glance_crops(dataset.styles[name], count, rng).to(features.mean.device)
+        stats = torch.cat([vgg.channel_statistics(features, batch) for batch in crops.split(16)])
         # one spread per layer and kind (mean, deviation), not per channel: channels that hardly vary
         # among paintings would otherwise weigh most, and a painter satisfies those with a regular
         # dot pattern (seen within 400 steps)
@@ -150,13 +159,11 @@ def statistics_bank(features: vgg.VGGFeatures, dataset: data.Dataset, count: int
     return bank
 
 
-def palette_bank(dataset: data.Dataset, count: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+def palette_bank(dataset: data.Dataset, count: int, rng: np.random.Generator,
+                 device: torch.device) -> dict[str, torch.Tensor]:
     """Per style, ``count`` :func:`glance_crops`: the palettes a portrait's tones and colours are
     held to."""
-    return {name: glance_crops(dataset.styles[name], count, rng) for name in STYLES}
-
-
-BF16 = bf16_supported()
+    return {name: glance_crops(dataset.styles[name], count, rng).to(device) for name in STYLES}
 
 
 def train_critic(critic: MultiScaleCritic, optimiser: torch.optim.Optimizer, real: torch.Tensor,
@@ -182,6 +189,11 @@ def style_weights(text: str) -> dict[str, float]:
         if weights[name] < 0:
             raise argparse.ArgumentTypeError(f"{name}={value}: a weight cannot be negative")
     return weights
+
+
+def per_style(weights: dict[str, float], names: list[str], device: torch.device) -> torch.Tensor:
+    """Each image's multiplier from a ``--*-style`` option (1 for the styles it does not name)."""
+    return torch.tensor([weights.get(n, 1.0) for n in names], device=device)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -212,6 +224,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="step from which the portrait's statistics at viewing scale are matched")
     p.add_argument("--palette", type=float, default=0.0,
                    help="weight of the palette term (distribution of tones and colours of a real painting)")
+    p.add_argument("--palette-style", type=style_weights, default={},
+                   help="per-style multipliers of --palette, e.g. oil=0: oil's dark grounds need not darken "
+                        "the sitter")
     p.add_argument("--checker", type=float, default=0.0,
                    help="weight of the lattice term (local checkerboards on the decoder's grids)")
     p.add_argument("--adv", type=float, default=1.0, help="weight of the critic's verdict")
@@ -237,6 +252,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--save-every", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", type=torch.device, default=torch.device("cpu"),
+                   help="cpu (the recipe's home: 2 cores) or cuda, where a GPU is at hand")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--init", type=Path,
                    help="start from a weights file (e.g. the committed one, when the resumable state stayed "
@@ -252,22 +269,26 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(args.seed)
     train = data.prepare(args.faces, args.paintings, args.cache, "train")
     held = data.prepare(args.faces, args.paintings, args.cache, "eval")
-    features = vgg.load(args.vgg)
-    generator = Generator(STYLES, args.width, args.blocks, grain=args.grain)
+    device = args.device
+    features = vgg.load(args.vgg).to(device)
+    generator = Generator(STYLES, args.width, args.blocks, grain=args.grain).to(device)
     # the grain strengths start at zero and must reach the scale of the decoder's features (≈1–10);
     # at the painter's own step size, and with the noisy gradients of a noise input, they hardly move
     grain = [p for name, p in generator.named_parameters() if name.endswith(".grain")]
     rest = [p for name, p in generator.named_parameters() if not name.endswith(".grain")]
     groups = [{"params": rest}, *([{"params": grain, "scale": args.grain_lr}] if grain else [])]
     optimiser = torch.optim.Adam(groups, lr=args.lr, betas=(0.5, 0.99))
-    critic = MultiScaleCritic(len(STYLES))
+    critic = MultiScaleCritic(len(STYLES)).to(device)
     critic_opt = torch.optim.Adam(critic.parameters(), lr=args.critic_lr, betas=(0.5, 0.99))
     state_path = args.cache / "train_state.pt"
     step, elapsed, critic_steps = 0, 0.0, 0
+    # time spent on each kind of machine, for the model card: a GPU minute is not a CPU minute
+    clock = "gpu_minutes" if device.type == "cuda" else "cpu_minutes"
+    spent = {"cpu_minutes": 0.0, "gpu_minutes": 0.0}
     ramp_from: int | None = None  # the step a fresh optimiser took over a trained painter
     saved_average = None
     if args.resume and state_path.exists():
-        state = torch.load(state_path, weights_only=False)
+        state = torch.load(state_path, weights_only=False, map_location="cpu")
         if set(state["generator"]) != set(generator.state_dict()):
             flag = "without" if args.grain else "with"
             raise ValueError(f"{state_path} was trained {flag} --grain: pass the same flag, or carry on "
@@ -277,6 +298,7 @@ def main(argv: list[str] | None = None) -> None:
         for group in optimiser.param_groups[1:]:  # the command line wins over the saved grain step size
             group["scale"] = args.grain_lr
         step, elapsed, rng = state["step"], state["elapsed"], state["rng"]
+        spent = state.get("spent", {"cpu_minutes": elapsed / 60, "gpu_minutes": 0.0})
         if "critic" in state:  # states saved before the critic joined have none
             critic.load_state_dict(state["critic"])
             critic_opt.load_state_dict(state["critic_opt"])
@@ -293,7 +315,8 @@ def main(argv: list[str] | None = None) -> None:
             raise ValueError(f"{args.init} is not this architecture (only grain may be new)")
         generator.load_state_dict(painter.float().state_dict())
         info = read_metadata(args.init).get("info", {})
-        step, elapsed = int(info.get("steps", 0)), 60.0 * float(info.get("cpu_minutes", 0.0))
+        spent = {key: float(info.get(key, 0.0)) for key in spent}
+        step, elapsed = int(info.get("steps", 0)), 60.0 * sum(spent.values())
         ramp_from = step
     average = copy.deepcopy(generator).requires_grad_(False)
     if saved_average is not None:
@@ -302,11 +325,13 @@ def main(argv: list[str] | None = None) -> None:
     bank = gram_bank(features, train, args.size, args.bank, rng)
     # its own generator, so that runs from before this term draw exactly the same crops and photos
     painted_stats = statistics_bank(features, train, args.bank, np.random.default_rng(args.seed + 1))
-    palettes = palette_bank(train, args.bank, np.random.default_rng(args.seed + 2)) if args.palette else {}
+    palettes = {}
+    if args.palette:
+        palettes = palette_bank(train, args.bank, np.random.default_rng(args.seed + 2), device)
     draw = face_sampling(train.faces)
     shown = held.faces if len(held.faces) else train.faces  # tiny data sets may hold out nothing
     shown = shown[np.argsort(-photo_coverage(shown), kind="stable")[: max(6, len(shown) // 3)]]
-    preview = data.to_tensor(shown[:: max(1, len(shown) // 6)][:6])
+    preview = data.to_tensor(shown[:: max(1, len(shown) // 6)][:6]).to(device)
     log_path = args.cache / "train_log.csv"
     new_log = not (args.resume and log_path.exists())
     log = open(log_path, "w" if new_log else "a", newline="")
@@ -318,12 +343,13 @@ def main(argv: list[str] | None = None) -> None:
     def save() -> None:
         snapshot = {"generator": generator.state_dict(), "optimiser": optimiser.state_dict(),
                     "critic": critic.state_dict(), "critic_opt": critic_opt.state_dict(),
-                    "critic_steps": critic_steps, "step": step, "elapsed": elapsed, "rng": rng,
-                    "torch_rng": torch.get_rng_state()}
+                    "critic_steps": critic_steps, "step": step, "elapsed": elapsed, "spent": spent,
+                    "rng": rng, "torch_rng": torch.get_rng_state()}
         if args.ema:  # only a maintained average is worth resuming from
             snapshot["average"] = average.state_dict()
         torch.save(snapshot, state_path)
-        save_generator(exported, args.out, {"steps": step, "cpu_minutes": round(elapsed / 60, 1),
+        minutes = {key: round(value, 1) for key, value in spent.items() if value}
+        save_generator(exported, args.out, {"steps": step, **minutes,
                                              "train_size": args.size, "batch": args.batch,
                                              **data.provenance(args.faces, args.paintings)})
         exported.eval()
@@ -338,12 +364,12 @@ def main(argv: list[str] | None = None) -> None:
     while elapsed < budget and (not args.steps or step < args.steps):
         names = [STYLES[i] for i in rng.integers(len(STYLES), size=args.batch)]
         photo = torch.cat([jitter(random_crop(train.faces[rng.choice(len(train.faces), p=draw)], args.size,
-                                               rng, (0.75, 1.35), True), rng) for _ in names])
+                                               rng, (0.75, 1.35), True), rng) for _ in names]).to(device)
         pick = {n: rng.integers(len(bank[n]["relu1_2"])) for n in names}
         targets = {k: torch.stack([bank[n][k][pick[n]] for n in names]) for k in vgg.LAYERS}
-        weights = torch.tensor([STYLE_WEIGHT[n] for n in names])
-        keep_colour = torch.tensor([COLOUR_WEIGHT[n] for n in names])
-        with torch.autocast("cpu", torch.bfloat16, enabled=BF16):
+        weights = torch.tensor([STYLE_WEIGHT[n] for n in names], device=device)
+        keep_colour = torch.tensor([COLOUR_WEIGHT[n] for n in names], device=device)
+        with autocast(device):
             out = generator(photo, generator.one_hot(names))
             with torch.no_grad():
                 photo_feats = features(photo)
@@ -362,20 +388,21 @@ def main(argv: list[str] | None = None) -> None:
             loss = loss + args.checker * checker
         if args.palette:  # each portrait against one real painting of its style
             real = torch.stack([palettes[n][rng.integers(len(palettes[n]))] for n in names])
-            loss = loss + args.palette * losses.palette_loss(out.float(), real).mean()
+            palette = per_style(args.palette_style, names, device) * losses.palette_loss(out.float(), real)
+            loss = loss + args.palette * palette.mean()
         stats = torch.zeros(())
         if step >= args.stats_start:  # the whole crop at a glance: 50–90 % of its side
             view = F.interpolate(out.float(), size=round(args.size * rng.uniform(0.5, 0.9)), mode="bilinear",
                                  antialias=True, align_corners=False)
-            with torch.autocast("cpu", torch.bfloat16, enabled=BF16):
+            with autocast(device):
                 seen = vgg.channel_statistics(features, view)
             mean, deviation = (torch.stack([painted_stats[n][i] for n in names]) for i in (0, 1))
-            pull = torch.tensor([args.stats_style.get(n, 1.0) for n in names])
+            pull = per_style(args.stats_style, names, device)
             stats = (pull * losses.statistics_loss(seen, mean, deviation)).mean()
             loss = loss + args.stats * stats
         adv = critic_verdict = torch.zeros(())
         if step >= args.adv_start:
-            index = torch.tensor([STYLES.index(n) for n in names])
+            index = torch.tensor([STYLES.index(n) for n in names], device=device)
             critic.requires_grad_(False)
             adv = generator_loss(critic(out.float(), index))
             ramp = min(1.0, (critic_steps + 1) / args.critic_warmup) if args.critic_warmup else 1.0
@@ -392,12 +419,13 @@ def main(argv: list[str] | None = None) -> None:
                 for mean, weight in zip(average.parameters(), generator.parameters(), strict=True):
                     mean.lerp_(weight, 1 - args.ema)
         if step >= args.adv_start:  # after the generator's step: the critic's weights change here
-            real = torch.cat([style_crop(train.styles[n], args.size, rng) for n in names])
+            real = torch.cat([style_crop(train.styles[n], args.size, rng) for n in names]).to(device)
             critic_verdict = train_critic(critic, critic_opt, real, out.detach().float(), photo, index)
             critic_steps += 1
         step += 1
         now = time.perf_counter() - session_start
         bar.update(round(min(now, budget)) - bar.n)
+        spent[clock] += (now - elapsed) / 60
         elapsed = now
         values = [float(v.detach()) for v in (loss, content, style, light, tv, adv, critic_verdict,
                                                   colour, stats)]
@@ -408,7 +436,8 @@ def main(argv: list[str] | None = None) -> None:
             save()
     save()
     bar.close()
-    print(f"saved {args.out} after {step} steps ({elapsed / 60:.1f} CPU-minutes)")
+    print(f"saved {args.out} after {step} steps ({spent['cpu_minutes']:.1f} CPU-minutes, "
+          f"{spent['gpu_minutes']:.1f} GPU-minutes)")
 
 
 if __name__ == "__main__":

@@ -112,6 +112,38 @@ def from_torchvision() -> VGGFeatures:
     return VGGFeatures(convs, caffe=False)
 
 
+def save(features: VGGFeatures, path: str | Path) -> None:
+    """The trunk as fp16 safetensors (15 MB, a quarter of the ONNX file): small enough to carry to a
+    machine that can reach neither PyPI nor torchvision's weights."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.to(torch.float16).contiguous() for k, v in features.convs.state_dict().items()}
+    save_file(tensors, str(path), metadata={"caffe": str(features.caffe)})
+
+
+def from_safetensors(path: str | Path) -> VGGFeatures:
+    """A trunk written by :func:`save`, in fp32."""
+    from safetensors import safe_open
+
+    convs = _empty_convs()
+    with safe_open(str(path), framework="pt") as handle:
+        caffe = handle.metadata()["caffe"] == "True"
+        nn.ModuleList(convs).load_state_dict({k: handle.get_tensor(k).float() for k in handle.keys()})
+    return VGGFeatures(convs, caffe=caffe)
+
+
 def load(source: str) -> VGGFeatures:
-    """``source`` is a path to the ONNX file, or the word ``torchvision``."""
-    return from_torchvision() if source == "torchvision" else from_onnx(source)
+    """``source`` is a path to the ONNX file or to a trunk :func:`save` wrote, or ``torchvision``."""
+    if source == "torchvision":
+        return from_torchvision()
+    return from_safetensors(source) if str(source).endswith(".safetensors") else from_onnx(source)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write the VGG16 trunk as fp16 safetensors.")
+    parser.add_argument("source", help="the ONNX file, or 'torchvision'")
+    parser.add_argument("out", type=Path)
+    arguments = parser.parse_args()
+    save(load(arguments.source), arguments.out)
