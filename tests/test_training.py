@@ -45,7 +45,7 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     # step 3 meets the critic, the colour and statistics terms, and the exported weights become an average
     train.main([*common, "--steps", "3", "--resume", "--adv-start", "2", "--colour-start", "2",
                 "--stats-start", "2", "--ema", "0.5", "--checker", "100", "--stats-style", "oil=3,ink=2",
-                "--palette", "5"])
+                "--palette", "5", "--palette-style", "oil=0"])
     assert read_metadata(out)["info"]["steps"] == 3
     state = torch.load(cache / "train_state.pt", weights_only=False)
     assert state["critic_steps"] == 1
@@ -63,11 +63,16 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     assert float(last[header.index("adv")]) != 0 and float(last[header.index("critic")]) > 0
     assert float(last[header.index("stats")]) > 0 and float(rows[-2].split(",")[header.index("stats")]) == 0
 
-    # On a machine without the state: carry on from the weights file alone, adding the grain inputs.
-    fresh = tmp_path / "elsewhere"
-    elsewhere = [str(fresh) if arg == str(cache) else arg for arg in common]
+    # On a machine without the state or PyPI: carry on from the weights file alone, adding the grain
+    # inputs, with the VGG trunk carried as safetensors.
+    fresh, trunk = tmp_path / "elsewhere", tmp_path / "vgg16.safetensors"
+    vgg.save(vgg.load(vgg_path), trunk)
+    moved = {str(cache): str(fresh), vgg_path: str(trunk)}
+    elsewhere = [moved.get(arg, arg) for arg in common]
+    minutes = read_metadata(out)["info"]["cpu_minutes"]
     train.main([*elsewhere, "--steps", "4", "--init", str(out), "--warmup", "10", "--grain"])
-    assert read_metadata(out)["info"]["steps"] == 4
+    info = read_metadata(out)["info"]
+    assert info["steps"] == 4 and info["cpu_minutes"] >= minutes and "gpu_minutes" not in info
     assert load_generator(out).config["grain"]
     with pytest.raises(ValueError, match="with --grain"):  # its state needs the same flag to resume
         train.main([*elsewhere, "--steps", "5", "--resume"])
@@ -75,6 +80,22 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     state = torch.load(fresh / "train_state.pt", weights_only=False)
     decayed = 1e-3 * 0.5 ** (3 / 4000)  # the default rate at step 3
     assert state["optimiser"]["param_groups"][0]["lr"] == pytest.approx(decayed / 10)  # first of 10
+
+
+def test_vgg_trunk_travels_as_fp16(vgg_path: str, tmp_path: Path, astronaut) -> None:
+    """The 15 MB trunk gives the same features as the ONNX file, to fp16's precision."""
+    onnx_features = vgg.load(vgg_path)
+    vgg.save(onnx_features, tmp_path / "trunk.safetensors")
+    carried = vgg.load(str(tmp_path / "trunk.safetensors"))
+    assert carried.caffe and (tmp_path / "trunk.safetensors").stat().st_size < 16e6
+    image = data.to_tensor(np.asarray(astronaut)[None, ::4, ::4].copy())
+    for layer, value in onnx_features(image).items():
+        assert (carried(image)[layer] - value).norm() < 2e-3 * value.norm(), layer
+
+
+def test_per_style_multipliers_default_to_one() -> None:
+    weights = train.per_style({"oil": 0.0, "ink": 3.0}, ["oil", "watercolor", "ink"], torch.device("cpu"))
+    assert weights.tolist() == [0.0, 1.0, 3.0]
 
 
 def test_style_weights_name_real_styles() -> None:
