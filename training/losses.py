@@ -29,8 +29,9 @@ def relative(error: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def content_loss(out: dict[str, torch.Tensor], photo: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Keep the person: the painting's deep VGG features should match the photo's."""
-    return sum(relative(out[k] - photo[k], photo[k]).mean() for k in CONTENT_LAYERS) / len(CONTENT_LAYERS)
+    """Keep the person: the painting's deep VGG features should match the photo's (per image, so
+    each style can hold its sitter as tightly as its medium allows)."""
+    return sum(relative(out[k] - photo[k], photo[k]) for k in CONTENT_LAYERS) / len(CONTENT_LAYERS)
 
 
 def style_loss(out: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:

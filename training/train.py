@@ -210,6 +210,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bank", type=int, default=192, help="style crops per style in the Gram bank")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--content", type=float, default=1.0)
+    p.add_argument("--content-style", type=style_weights, default={},
+                   help="per-style multipliers of --content, e.g. oil=0.5: the content term pins VGG "
+                        "features to the photo's, where the statistics term would move them")
     p.add_argument("--light", type=float, default=2.0)
     p.add_argument("--tv", type=float, default=0.5)
     p.add_argument("--colour", type=float, default=2.0, help="weight of the sitter's colours")
@@ -374,7 +377,8 @@ def main(argv: list[str] | None = None) -> None:
             with torch.no_grad():
                 photo_feats = features(photo)
             out_feats = features(out)
-        content = losses.content_loss(out_feats, photo_feats)
+        hold = per_style(args.content_style, names, device)
+        content = (hold * losses.content_loss(out_feats, photo_feats)).mean()
         style = (weights * losses.style_loss(out_feats, targets)).mean()
         light = losses.light_loss(out.float(), photo)
         tv = losses.tv_loss(out.float())
