@@ -45,7 +45,8 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     # step 3 meets the critic, the colour and statistics terms, and the exported weights become an average
     train.main([*common, "--steps", "3", "--resume", "--adv-start", "2", "--colour-start", "2",
                 "--stats-start", "2", "--ema", "0.5", "--checker", "100", "--stats-style", "oil=3,ink=2",
-                "--palette", "5", "--palette-style", "oil=0", "--content-style", "oil=0.5"])
+                "--palette", "5", "--palette-style", "oil=0", "--content-style", "oil=0.5",
+                "--colour-centred"])
     assert read_metadata(out)["info"]["steps"] == 3
     state = torch.load(cache / "train_state.pt", weights_only=False)
     assert state["critic_steps"] == 1
@@ -96,6 +97,18 @@ def test_vgg_trunk_travels_as_fp16(vgg_path: str, tmp_path: Path, astronaut) -> 
 def test_per_style_multipliers_default_to_one() -> None:
     weights = train.per_style({"oil": 0.0, "ink": 3.0}, ["oil", "watercolor", "ink"], torch.device("cpu"))
     assert weights.tolist() == [0.0, 1.0, 3.0]
+
+
+def test_centred_colour_leaves_the_ground_to_the_painter() -> None:
+    """Held evenly, recolouring a band of ground costs twice as much as recolouring the face (it is
+    twice the area); centred, it costs less than the face."""
+    photo = torch.zeros(1, 3, 64, 64)
+    ground, face = photo.clone(), photo.clone()
+    ground[:, 0, :16], ground[:, 0, -16:] = 0.5, 0.5  # red above and below the sitter
+    face[:, 0, 24:40, 24:40] = 2.0  # the same red, on half the area, on the face
+    even = [losses.colour_loss(t, photo).item() for t in (ground, face)]
+    centred = [losses.colour_loss(t, photo, centred=True).item() for t in (ground, face)]
+    assert even[0] > 1.5 * even[1] and centred[0] < 0.6 * centred[1]
 
 
 def test_style_weights_name_real_styles() -> None:

@@ -60,11 +60,17 @@ def light_loss(out: torch.Tensor, photo: torch.Tensor, scale: int = 8) -> torch.
     the aligned face is), so a painter may lay its own dark or light ground behind the sitter.
     """
     error = (F.avg_pool2d(luminance(out), scale) - F.avg_pool2d(luminance(photo), scale)).abs()
+    return centred_mean(error).mean()
+
+
+def centred_mean(error: torch.Tensor) -> torch.Tensor:
+    """Per image, the mean of N×C×h×w ``error`` weighted towards the middle of the frame, where the
+    aligned face is (1 there, 0.2 in the corners)."""
     h, w = error.shape[-2:]
     y = torch.linspace(-1, 1, h, device=error.device)[:, None]
     x = torch.linspace(-1, 1, w, device=error.device)[None, :]
     weight = 0.2 + 0.8 * torch.exp(-(x**2 + y**2) / (2 * 0.35**2))
-    return (error * weight).sum((-2, -1)).mean() / weight.sum()
+    return (error * weight).sum((-2, -1)).mean(1) / weight.sum()
 
 
 def chroma(image: torch.Tensor) -> torch.Tensor:
@@ -73,14 +79,18 @@ def chroma(image: torch.Tensor) -> torch.Tensor:
     return torch.stack([-0.147 * r - 0.289 * g + 0.436 * b, 0.615 * r - 0.515 * g - 0.100 * b], 1)
 
 
-def colour_loss(out: torch.Tensor, photo: torch.Tensor, scale: int = 8) -> torch.Tensor:
+def colour_loss(out: torch.Tensor, photo: torch.Tensor, scale: int = 8,
+                centred: bool = False) -> torch.Tensor:
     """Keep the sitter's colours at the scale of whole regions (skin, hair, clothes), per image.
 
     Without it the Gram losses pull every portrait towards the mean colour of a style's paintings,
     a brown-beige monochrome; brushwork is left to the VGG and critic terms (AnimeGAN's YUV idea).
+    ``centred`` weighs it like the light term, towards the face: held evenly, it also holds the
+    smeared photo colours of a background (or of the blurred fill around a tight crop), which oil
+    portraits then keep as a photo's blurred backdrop instead of painting a ground.
     """
-    error = F.avg_pool2d(chroma(out), scale) - F.avg_pool2d(chroma(photo), scale)
-    return error.abs().mean((1, 2, 3))
+    error = (F.avg_pool2d(chroma(out), scale) - F.avg_pool2d(chroma(photo), scale)).abs()
+    return centred_mean(error) if centred else error.mean((1, 2, 3))
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:

@@ -216,6 +216,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--light", type=float, default=2.0)
     p.add_argument("--tv", type=float, default=0.5)
     p.add_argument("--colour", type=float, default=2.0, help="weight of the sitter's colours")
+    p.add_argument("--colour-centred", action="store_true",
+                   help="hold the sitter's colours towards the face, like the light term, not evenly: "
+                        "the ground is the painter's")
     p.add_argument("--colour-start", type=int, default=4800,
                    help="step from which the sitter's colours are kept")
     p.add_argument("--stats", type=float, default=1.0,
@@ -383,7 +386,7 @@ def main(argv: list[str] | None = None) -> None:
         light = losses.light_loss(out.float(), photo)
         tv = losses.tv_loss(out.float())
         loss = args.content * content + style + args.light * light + args.tv * tv
-        colour = (keep_colour * losses.colour_loss(out.float(), photo)).mean()
+        colour = (keep_colour * losses.colour_loss(out.float(), photo, centred=args.colour_centred)).mean()
         if step >= args.colour_start:
             loss = loss + args.colour * colour
         checker = torch.zeros(())
