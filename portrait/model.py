@@ -2,10 +2,13 @@
 
 Designed for 2 CPU cores: the photo is brought down to 1/8 resolution in three strided
 convolutions, the work happens there (residual blocks, large receptive field at low cost), and
-nearest-neighbour upsampling + 3×3 convolutions bring it back (no transposed convolutions, so no
-checkerboard). The style is a learned embedding that modulates every layer (FiLM); blending
-styles is blending embeddings. Instance norm only where statistics are meaningful (encoder and
-body); the decoder is modulated but not normalised, which avoids instance norm's "droplets".
+upsampling + 3×3 convolutions bring it back (no transposed convolutions). Nearest-neighbour
+upsampling (the first painters) lets the decoder stamp one small motif per 1/8 cell, which shows at
+512² as a diamond lattice in smooth grounds and clothes; bilinear upsampling hands the decoder
+smooth inputs, with no cell edges to stamp on. The style is a learned embedding that modulates
+every layer (FiLM); blending styles is blending embeddings. Instance norm only where statistics are
+meaningful (encoder and body); the decoder is modulated but not normalised, which avoids instance
+norm's "droplets".
 Optionally the decoder also gets StyleGAN's noise inputs ("grain"): a per-pixel random field gives
 paper and canvas their stochastic texture, which a deterministic body at 1/8 resolution can only
 imitate with regular lattices.
@@ -85,10 +88,13 @@ class Generator(nn.Module):
     """Image in [-1, 1] (N×3×H×W, H and W multiples of 8) → painted image in [-1, 1]."""
 
     def __init__(self, styles: Sequence[str], width: int = 24, blocks: int = 4, style_dim: int = 64,
-                 grain: bool = False) -> None:
+                 grain: bool = False, upsample: str = "nearest") -> None:
         super().__init__()
+        if upsample not in ("nearest", "bilinear"):
+            raise ValueError(f"upsample must be 'nearest' or 'bilinear', not {upsample!r}")
         self.styles = list(styles)
-        self.config = {"width": width, "blocks": blocks, "style_dim": style_dim, "grain": grain}
+        self.config = {"width": width, "blocks": blocks, "style_dim": style_dim, "grain": grain,
+                       "upsample": upsample}
         w = width
         self.embedding = nn.Parameter(torch.randn(len(self.styles), style_dim))
         self.encoder = nn.ModuleList([ConvFiLM(3, w, style_dim, stride=2),
@@ -122,6 +128,11 @@ class Generator(nn.Module):
         n, _, h, w = like.shape
         return torch.randn(n, 1, h, w, device=like.device) if self.training else fixed_field(h, w)
 
+    def upsample(self, x: torch.Tensor) -> torch.Tensor:
+        if self.config["upsample"] == "nearest":
+            return F.interpolate(x, scale_factor=2.0, mode="nearest")
+        return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         style = self.style_vector(weights)
         for layer in self.encoder:
@@ -129,7 +140,7 @@ class Generator(nn.Module):
         for block in self.body:
             x = block(x, style)
         for layer in self.decoder:
-            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+            x = self.upsample(x)
             x = layer(x, style, self.field(x) if self.config["grain"] else None)
-        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        x = self.upsample(x)
         return torch.tanh(self.out(x))

@@ -71,6 +71,21 @@ def test_grain_starts_at_zero_and_is_fixed_when_painting(generator: Generator, p
         assert not torch.equal(grainy(photo, weights), grainy(photo, weights))
 
 
+def test_upsampling_is_part_of_the_architecture(generator: Generator, photo: torch.Tensor) -> None:
+    """Weights files from before the choice existed paint with nearest-neighbour upsampling; the
+    same weights with bilinear upsampling are a different (smoother) painter of the same size."""
+    assert Generator(STYLES, 8, 1).config["upsample"] == "nearest"
+    with pytest.raises(ValueError, match="upsample"):
+        Generator(STYLES, 8, 1, upsample="bicubic")
+    other = "nearest" if generator.config["upsample"] == "bilinear" else "bilinear"
+    twin = Generator(generator.styles, **{**generator.config, "upsample": other}).eval()
+    twin.load_state_dict(generator.state_dict())
+    weights = generator.one_hot(["oil"])
+    with torch.inference_mode():
+        a, b = generator(photo, weights), twin(photo, weights)
+    assert a.shape == b.shape and 1e-3 < (a - b).abs().mean() < 0.2
+
+
 def test_resolution_independent(generator: Generator, photo: torch.Tensor) -> None:
     """Painting at 512² then shrinking ≈ painting at 256²: same picture, not a different one."""
     small = F.interpolate(photo, size=256, mode="bilinear", antialias=True, align_corners=False)

@@ -71,13 +71,19 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     moved = {str(cache): str(fresh), vgg_path: str(trunk)}
     elsewhere = [moved.get(arg, arg) for arg in common]
     minutes = read_metadata(out)["info"]["cpu_minutes"]
-    train.main([*elsewhere, "--steps", "4", "--init", str(out), "--warmup", "10", "--grain"])
+    # ...and rebuild its decoder on bilinear upsampling, held to the painter it was
+    held = tmp_path / "held.safetensors"
+    held.write_bytes(out.read_bytes())
+    train.main([*elsewhere, "--steps", "4", "--init", str(out), "--warmup", "10", "--grain",
+                "--upsample", "bilinear", "--anchor", str(held)])
     info = read_metadata(out)["info"]
     assert info["steps"] == 4 and info["cpu_minutes"] >= minutes and "gpu_minutes" not in info
-    assert load_generator(out).config["grain"]
+    assert load_generator(out).config["grain"] and load_generator(out).config["upsample"] == "bilinear"
+    rows = (fresh / "train_log.csv").read_text().splitlines()
+    assert float(rows[-1].split(",")[rows[0].split(",").index("anchor")]) > 0
     with pytest.raises(ValueError, match="with --grain"):  # its state needs the same flag to resume
         train.main([*elsewhere, "--steps", "5", "--resume"])
-    assert len((fresh / "train_log.csv").read_text().splitlines()) == 2  # one new step, from step 3
+    assert len(rows) == 2  # one new step, from step 3
     state = torch.load(fresh / "train_state.pt", weights_only=False)
     decayed = 1e-3 * 0.5 ** (3 / 4000)  # the default rate at step 3
     assert state["optimiser"]["param_groups"][0]["lr"] == pytest.approx(decayed / 10)  # first of 10
@@ -132,6 +138,20 @@ def test_checker_energy_finds_a_lattice_on_the_decoders_grid(astronaut) -> None:
     with_lattice = photo + 0.05 * lattice
     assert losses.checker_energy(with_lattice) > 3 * losses.checker_energy(photo)
     assert losses.checker_energy(with_lattice) > 3 * losses.checker_energy(photo + 0.05 * lattice.roll(2, 0))
+
+
+def test_anchor_holds_forms_and_tones_but_not_an_8_pixel_motif(astronaut) -> None:
+    """The anchor asks a rebuilt painter for the old one's faces and tones, not its lattice: the
+    photo with a diamond motif stamped in every 8-pixel cell is nearly as good as the photo, a
+    gentler change of tone is not."""
+    photo = data.to_tensor(np.asarray(astronaut)[None])[..., :256, :256]
+    cells = torch.arange(256)
+    motif = ((cells[:, None] % 8 - 3.5).abs() + (cells[None] % 8 - 3.5).abs() < 3).float()
+    motif = motif - motif.mean()  # a pattern, not a change of tone
+    assert losses.anchor_loss(photo, photo).item() == 0
+    stamped = losses.anchor_loss(photo + 0.1 * motif, photo).item()
+    toned = losses.anchor_loss(photo + 0.03, photo).item()
+    assert stamped < 0.3 * toned
 
 
 def test_palette_term_ignores_layout_but_not_tones(astronaut) -> None:

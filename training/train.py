@@ -17,7 +17,9 @@ crop's own scale and leave portraits smoother than any painting. Photos are draw
 the frame they fill. Two options fine-tune a trained painter (README, phases 6–7): ``--grain``
 gives the decoder noise inputs for canvas and paper grain, ``--checker`` penalises a checkerboard
 locked to the decoder's coarse grids (the diamond lattice of smooth grounds). The ``--*-style``
-options weigh a term per style (phases 8–10).
+options weigh a term per style (phases 8–10). ``--upsample bilinear --anchor PAINTER`` rebuilds a
+trained painter's decoder on bilinear upsampling while its blurred portraits are held to the old
+painter's (phase 11).
 Each image in a batch gets a random style, so one network learns all styles.
 Resumable state (generator, optimiser, step, RNG) lives in ``--cache``, outside the repository;
 fp16 weights for the app are exported to ``--out`` at every save.
@@ -254,6 +256,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--grain", action="store_true",
                    help="give the decoder StyleGAN's noise inputs (paper and canvas grain); with --init "
                         "from a painter without them, they start at zero and the painter unchanged")
+    p.add_argument("--upsample", choices=("nearest", "bilinear"), default="nearest",
+                   help="the decoder's upsampling; bilinear leaves no 1/8 cells to stamp a lattice on "
+                        "(README, phase 11)")
+    p.add_argument("--anchor", type=Path,
+                   help="a weights file whose portraits, blurred, this painter is held to (see "
+                        "--anchor-weight): rebuilding a trained painter keeps its sitters")
+    p.add_argument("--anchor-weight", type=float, default=10.0)
     p.add_argument("--grain-lr", type=float, default=100.0, help="step size of the grain strengths, "
                    "as a multiple of the painter's")
     p.add_argument("--save-every", type=int, default=200)
@@ -278,7 +287,9 @@ def main(argv: list[str] | None = None) -> None:
     held = data.prepare(args.faces, args.paintings, args.cache, "eval")
     device = args.device
     features = vgg.load(args.vgg).to(device)
-    generator = Generator(STYLES, args.width, args.blocks, grain=args.grain).to(device)
+    generator = Generator(STYLES, args.width, args.blocks, grain=args.grain, upsample=args.upsample)
+    generator = generator.to(device)
+    anchor = load_generator(args.anchor).to(device) if args.anchor else None
     # the grain strengths start at zero and must reach the scale of the decoder's features (≈1–10);
     # at the painter's own step size, and with the noisy gradients of a noise input, they hardly move
     grain = [p for name, p in generator.named_parameters() if name.endswith(".grain")]
@@ -318,8 +329,8 @@ def main(argv: list[str] | None = None) -> None:
         painter = load_generator(args.init)
         if args.grain and not painter.config["grain"]:
             painter = painter.with_grain()
-        if painter.config != generator.config:
-            raise ValueError(f"{args.init} is not this architecture (only grain may be new)")
+        if {**painter.config, "upsample": args.upsample} != generator.config:
+            raise ValueError(f"{args.init} is not this architecture (only grain and upsampling may be new)")
         generator.load_state_dict(painter.float().state_dict())
         info = read_metadata(args.init).get("info", {})
         spent = {key: float(info.get(key, 0.0)) for key in spent}
@@ -345,7 +356,7 @@ def main(argv: list[str] | None = None) -> None:
     writer = csv.writer(log)
     if new_log:
         writer.writerow(["step", "elapsed_s", "loss", "content", "style", "light", "tv", "adv", "critic",
-                         "colour", "stats"])
+                         "colour", "stats", "anchor"])
 
     def save() -> None:
         snapshot = {"generator": generator.state_dict(), "optimiser": optimiser.state_dict(),
@@ -389,6 +400,12 @@ def main(argv: list[str] | None = None) -> None:
         colour = (keep_colour * losses.colour_loss(out.float(), photo, centred=args.colour_centred)).mean()
         if step >= args.colour_start:
             loss = loss + args.colour * colour
+        anchored = torch.zeros(())
+        if anchor is not None:
+            with torch.no_grad(), autocast(device):
+                held_to = anchor(photo, anchor.one_hot(names))
+            anchored = losses.anchor_loss(out.float(), held_to.float()).mean()
+            loss = loss + args.anchor_weight * anchored
         checker = torch.zeros(())
         if args.checker:  # only what the photo's own checkerboard does not explain
             checker = (losses.checker_energy(out.float()) - losses.checker_energy(photo)).clamp_min(0).mean()
@@ -435,7 +452,7 @@ def main(argv: list[str] | None = None) -> None:
         spent[clock] += (now - elapsed) / 60
         elapsed = now
         values = [float(v.detach()) for v in (loss, content, style, light, tv, adv, critic_verdict,
-                                                  colour, stats)]
+                                                  colour, stats, anchored)]
         writer.writerow([step, round(elapsed, 1), *(round(v, 4) for v in values)])
         bar.set_postfix(step=step, loss=f"{values[0]:.3f}", content=f"{values[1]:.3f}",
                         style=f"{values[2]:.3f}", adv=f"{values[5]:.2f}")
