@@ -197,6 +197,20 @@ def judge_crops(image: Image.Image, count: int, rng: np.random.Generator) -> tor
     return data.to_tensor(metrics.random_crops(np.asarray(image), count, 128, rng))
 
 
+def test_lattice_metric_sees_a_stamped_motif_not_noise(astronaut) -> None:
+    """A faint diamond stamped in every 8-pixel cell (8 grey levels) raises the metric; noise of the
+    same strength, which does not repeat from cell to cell, does not."""
+    photo = np.asarray(astronaut).astype(float)
+    cells = np.arange(photo.shape[0])
+    motif = ((np.abs(cells[:, None] % 8 - 3.5) + np.abs(cells[None] % 8 - 3.5)) < 3).astype(float)
+    stamped = photo + 8 * (motif - motif.mean())[..., None]
+    noisy = photo + np.random.default_rng(0).normal(0, 8, photo.shape)
+    as_image = lambda x: np.clip(x, 0, 255).astype(np.uint8)  # noqa: E731
+    plain = metrics.lattice(as_image(photo))
+    assert metrics.lattice(as_image(stamped)) > 1.4 * plain
+    assert metrics.lattice(as_image(noisy)) < 1.1 * plain
+
+
 def test_sampling_favours_frames_the_photo_fills(astronaut) -> None:
     """A tight crop padded with smooth fill is drawn less often than a full head-and-shoulders frame."""
     full = np.asarray(astronaut.resize((384, 384)))
@@ -215,8 +229,9 @@ def test_evaluation_writes_metrics_and_a_contact_sheet(tiny: tuple[Path, Path], 
     evaluate.main(["--faces", str(faces), "--out", str(tmp_path), "--paintings", str(paintings),
                    "--vgg", vgg_path, "--limit", "0", "--size", "256", "--all"])
     result = json.loads((tmp_path / "metrics.json").read_text())
-    for key in ("redetect_rate", "landmark_drift", "identity", "style_judge", "pixel_judge"):
+    for key in ("redetect_rate", "landmark_drift", "identity", "style_judge", "pixel_judge", "lattice"):
         assert set(result[key]) == set(STYLES), key
+    assert 0 < result["lattice_photo"] < 1
     for style in STYLES:
         assert 0 <= result["redetect_rate"][style] <= 1
         assert 0 <= result["identity"][style] <= 1

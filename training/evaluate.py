@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
             # what the judge took each style's portraits for
             result[f"{name}_calls"] = {s: {c: round(calls.count(c) / len(calls), 4) for c in classes}
                                        for s, calls in by_style.items()}
+    result["lattice_photo"] = mean([metrics.lattice(photo) for photo in photos])
     result["faces"] = len(photos)
     result["weights"] = read_metadata(args.weights).get("info", {})
     (args.out / "metrics.json").write_text(json.dumps(result, indent=2))
