@@ -199,7 +199,7 @@ def judge_crops(image: Image.Image, count: int, rng: np.random.Generator) -> tor
 
 def test_lattice_metric_sees_a_stamped_motif_not_noise(astronaut) -> None:
     """A faint diamond stamped in every 8-pixel cell (8 grey levels) raises the metric; noise of the
-    same strength, which does not repeat from cell to cell, does not."""
+    same strength, which does not repeat from cell to cell, does not; a photo reads about 0."""
     photo = np.asarray(astronaut).astype(float)
     cells = np.arange(photo.shape[0])
     motif = ((np.abs(cells[:, None] % 8 - 3.5) + np.abs(cells[None] % 8 - 3.5)) < 3).astype(float)
@@ -207,8 +207,9 @@ def test_lattice_metric_sees_a_stamped_motif_not_noise(astronaut) -> None:
     noisy = photo + np.random.default_rng(0).normal(0, 8, photo.shape)
     as_image = lambda x: np.clip(x, 0, 255).astype(np.uint8)  # noqa: E731
     plain = metrics.lattice(as_image(photo))
-    assert metrics.lattice(as_image(stamped)) > 1.4 * plain
-    assert metrics.lattice(as_image(noisy)) < 1.1 * plain
+    assert abs(plain) < 0.01
+    assert metrics.lattice(as_image(stamped)) > plain + 0.03
+    assert abs(metrics.lattice(as_image(noisy)) - plain) < 0.005
 
 
 def test_sampling_favours_frames_the_photo_fills(astronaut) -> None:
@@ -231,7 +232,7 @@ def test_evaluation_writes_metrics_and_a_contact_sheet(tiny: tuple[Path, Path], 
     result = json.loads((tmp_path / "metrics.json").read_text())
     for key in ("redetect_rate", "landmark_drift", "identity", "style_judge", "pixel_judge", "lattice"):
         assert set(result[key]) == set(STYLES), key
-    assert 0 < result["lattice_photo"] < 1
+    assert -1 < result["lattice_photo"] < 1
     for style in STYLES:
         assert 0 <= result["redetect_rate"][style] <= 1
         assert 0 <= result["identity"][style] <= 1

@@ -146,20 +146,27 @@ def random_crops(image: np.ndarray, count: int, size: int, rng: np.random.Genera
     return crops
 
 
-def lattice(image: np.ndarray, cell: int = 8, window: int = 5) -> float:
-    """Share of the fine detail (luminance minus its 9×9 mean) that repeats from cell to cell of an
-    8-pixel grid, over neighbourhoods of ``window``² cells.
+# Offsets in pixels (row, column) where a motif stamped into every cell of the decoder's 8-pixel
+# grid correlates with itself (a diamond lattice: one cell diagonally, two cells straight), and
+# offsets off that grid at the same distances (11.3 and 16 px against 11.4 and 15.8 px).
+ON_GRID = ((8, 8), (8, -8), (0, 16), (16, 0))
+OFF_GRID = ((11, 3), (3, 11), (11, -3), (3, -11), (13, 9), (9, 13), (13, -9), (9, -13))
 
-    Averaging the cells of a neighbourhood phase by phase keeps a motif the decoder stamps into
-    every cell and leaves about 1/``window``² of detail that does not repeat (photos: ≈0.04).
+
+def lattice(image: np.ndarray) -> float:
+    """How much more the fine detail (luminance minus its 9×9 mean) correlates with itself one and
+    two cells away on the decoder's 8-pixel grid than at the same distances off it.
+
+    A motif the decoder stamps into every cell correlates on the grid; paint, paper grain and the
+    photo's own texture correlate alike on and off it (photos: ≈0).
     """
-    lum = luminance(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255)
-    h, w = (side - side % cell for side in lum.shape[-2:])
-    lum = lum[..., :h, :w]
-    detail = lum - F.avg_pool2d(F.pad(lum, (4,) * 4, mode="replicate"), 9, 1)
-    phases = F.pixel_unshuffle(detail, cell)
-    motif = F.avg_pool2d(phases, window, 1)
-    return float(motif.pow(2).mean() / F.avg_pool2d(phases.pow(2), window, 1).mean().clamp_min(1e-12))
+    lum = luminance(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].double() / 255)
+    detail = (lum - F.avg_pool2d(F.pad(lum, (4,) * 4, mode="replicate"), 9, 1))[0, 0]
+    spectrum = torch.fft.rfft2(detail - detail.mean())
+    correlation = torch.fft.irfft2(spectrum * spectrum.conj(), s=detail.shape)
+    correlation = correlation / correlation[0, 0].clamp_min(1e-12)
+    on, off = (correlation[tuple(torch.tensor(offsets).T)].mean() for offsets in (ON_GRID, OFF_GRID))
+    return float(on - off)
 
 
 def score_portraits(detector: FaceDetector, identity: IdentityModel | None, aligned: np.ndarray,
