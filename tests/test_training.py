@@ -12,6 +12,7 @@ import torch
 from PIL import Image, ImageFilter
 
 from portrait.model import Generator
+from portrait.pipeline import bf16_supported
 from portrait.styles import STYLES, WEIGHTS, load_generator, read_metadata, save_generator
 from tests import tiny_data
 from training import blend, compare, data, evaluate, fetch_vgg, losses, metrics, train, vgg
@@ -46,7 +47,7 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     train.main([*common, "--steps", "3", "--resume", "--adv-start", "2", "--colour-start", "2",
                 "--stats-start", "2", "--ema", "0.5", "--checker", "100", "--stats-style", "oil=3,ink=2",
                 "--palette", "5", "--palette-style", "oil=0", "--content-style", "oil=0.5",
-                "--colour-centred"])
+                "--colour-centred", "--precision", "fp32"])
     assert read_metadata(out)["info"]["steps"] == 3
     state = torch.load(cache / "train_state.pt", weights_only=False)
     assert state["critic_steps"] == 1
@@ -195,6 +196,14 @@ def test_pixel_judge_tells_a_wash_from_the_photo(astronaut) -> None:
 
 def judge_crops(image: Image.Image, count: int, rng: np.random.Generator) -> torch.Tensor:
     return data.to_tensor(metrics.random_crops(np.asarray(image), count, 128, rng))
+
+
+def test_precision_is_chosen_or_follows_the_hardware() -> None:
+    """fp32 and bf16 are taken as asked; auto is bf16 on a GPU whatever the CPU."""
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert not train.uses_bf16("fp32", gpu) and train.uses_bf16("bf16", cpu)
+    assert train.uses_bf16("auto", gpu)
+    assert train.uses_bf16("auto", cpu) == bf16_supported()
 
 
 def test_lattice_metric_sees_a_stamped_motif_not_noise(astronaut) -> None:
