@@ -47,7 +47,7 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     train.main([*common, "--steps", "3", "--resume", "--adv-start", "2", "--colour-start", "2",
                 "--stats-start", "2", "--ema", "0.5", "--checker", "100", "--stats-style", "oil=3,ink=2",
                 "--palette", "5", "--palette-style", "oil=0", "--content-style", "oil=0.5",
-                "--colour-centred", "--precision", "fp32"])
+                "--colour-centred", "--lattice", "5", "--precision", "fp32"])
     assert read_metadata(out)["info"]["steps"] == 3
     state = torch.load(cache / "train_state.pt", weights_only=False)
     assert state["critic_steps"] == 1
@@ -219,6 +219,26 @@ def test_lattice_metric_sees_a_stamped_motif_not_noise(astronaut) -> None:
     assert abs(plain) < 0.01
     assert metrics.lattice(as_image(stamped)) > plain + 0.03
     assert abs(metrics.lattice(as_image(noisy)) - plain) < 0.005
+
+
+def test_lattice_term_can_train_a_stamped_motif_away(astronaut) -> None:
+    """The training term is the metric, batched and differentiable: following its gradient removes a
+    stamped motif while the picture changes by less than the motif did."""
+    photo = torch.from_numpy(np.asarray(astronaut)).permute(2, 0, 1)[None].float() / 127.5 - 1
+    cells = torch.arange(photo.shape[-1])
+    motif = ((cells[:, None] % 8 - 3.5).abs() + (cells[None] % 8 - 3.5).abs() < 3).float()
+    stamped = (photo + 0.06 * (motif - motif.mean())).clamp(-1, 1)
+    image = stamped.clone().requires_grad_(True)
+    before = losses.lattice_correlation(image)
+    assert before.shape == (1,) and float(before) == pytest.approx(metrics.lattice(
+        ((stamped[0].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()), abs=0.01)
+    optimiser = torch.optim.Adam([image], lr=3e-4)
+    for _ in range(30):
+        optimiser.zero_grad()
+        losses.lattice_correlation(image).sum().backward()
+        optimiser.step()
+    assert float(losses.lattice_correlation(image)) < float(before) / 3
+    assert float((image - stamped).abs().mean()) < float((stamped - photo).abs().mean())
 
 
 def test_sampling_favours_frames_the_photo_fills(astronaut) -> None:

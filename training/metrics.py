@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from portrait.detect import Face, FaceDetector, nearest_face
-from training.losses import luminance
+from training.losses import lattice_correlation, luminance
 from training.vgg import STATISTICS_LAYERS, VGGFeatures, channel_count, channel_statistics
 
 SAME_PERSON = 0.6
@@ -146,27 +146,10 @@ def random_crops(image: np.ndarray, count: int, size: int, rng: np.random.Genera
     return crops
 
 
-# Offsets in pixels (row, column) where a motif stamped into every cell of the decoder's 8-pixel
-# grid correlates with itself (a diamond lattice: one cell diagonally, two cells straight), and
-# offsets off that grid at the same distances (11.3 and 16 px against 11.4 and 15.8 px).
-ON_GRID = ((8, 8), (8, -8), (0, 16), (16, 0))
-OFF_GRID = ((11, 3), (3, 11), (11, -3), (3, -11), (13, 9), (9, 13), (13, -9), (9, -13))
-
-
 def lattice(image: np.ndarray) -> float:
-    """How much more the fine detail (luminance minus its 9×9 mean) correlates with itself one and
-    two cells away on the decoder's 8-pixel grid than at the same distances off it.
-
-    A motif the decoder stamps into every cell correlates on the grid; paint, paper grain and the
-    photo's own texture correlate alike on and off it (photos: ≈0).
-    """
-    lum = luminance(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].double() / 255)
-    detail = (lum - F.avg_pool2d(F.pad(lum, (4,) * 4, mode="replicate"), 9, 1))[0, 0]
-    spectrum = torch.fft.rfft2(detail - detail.mean())
-    correlation = torch.fft.irfft2(spectrum * spectrum.conj(), s=detail.shape)
-    correlation = correlation / correlation[0, 0].clamp_min(1e-12)
-    on, off = (correlation[tuple(torch.tensor(offsets).T)].mean() for offsets in (ON_GRID, OFF_GRID))
-    return float(on - off)
+    """:func:`training.losses.lattice_correlation` of one H×W×3 uint8 portrait (photos: ≈0)."""
+    lum = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].double() / 255
+    return float(lattice_correlation(lum)[0])
 
 
 def score_portraits(detector: FaceDetector, identity: IdentityModel | None, aligned: np.ndarray,

@@ -19,7 +19,7 @@ gives the decoder noise inputs for canvas and paper grain, ``--checker`` penalis
 locked to the decoder's coarse grids (the diamond lattice of smooth grounds). The ``--*-style``
 options weigh a term per style (phases 8–10). ``--upsample bilinear --anchor PAINTER`` rebuilds a
 trained painter's decoder on bilinear upsampling while its blurred portraits are held to the old
-painter's (phase 11).
+painter's (phase 11). ``--lattice`` trains against the evaluation's lattice metric (phase 12).
 Each image in a batch gets a random style, so one network learns all styles.
 Resumable state (generator, optimiser, step, RNG) lives in ``--cache``, outside the repository;
 fp16 weights for the app are exported to ``--out`` at every save.
@@ -243,6 +243,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "the sitter")
     p.add_argument("--checker", type=float, default=0.0,
                    help="weight of the lattice term (local checkerboards on the decoder's grids)")
+    p.add_argument("--lattice", type=float, default=0.0,
+                   help="weight of the grid-locked motif term (the evaluation's lattice metric, above the "
+                        "photo's own): a motif stamped into every 8-px cell, which --checker does not see")
     p.add_argument("--adv", type=float, default=1.0, help="weight of the critic's verdict")
     p.add_argument("--adv-start", type=int, default=4400, help="step at which the critic joins")
     p.add_argument("--critic-lr", type=float, default=4e-4)
@@ -364,7 +367,7 @@ def main(argv: list[str] | None = None) -> None:
     writer = csv.writer(log)
     if new_log:
         writer.writerow(["step", "elapsed_s", "loss", "content", "style", "light", "tv", "adv", "critic",
-                         "colour", "stats", "anchor"])
+                         "colour", "stats", "anchor", "lattice"])
 
     def save() -> None:
         snapshot = {"generator": generator.state_dict(), "optimiser": optimiser.state_dict(),
@@ -418,6 +421,11 @@ def main(argv: list[str] | None = None) -> None:
         if args.checker:  # only what the photo's own checkerboard does not explain
             checker = (losses.checker_energy(out.float()) - losses.checker_energy(photo)).clamp_min(0).mean()
             loss = loss + args.checker * checker
+        stamped = torch.zeros(())
+        if args.lattice:  # as for the checker term, only what the photo's own texture does not explain
+            excess = losses.lattice_correlation(out.float()) - losses.lattice_correlation(photo)
+            stamped = excess.clamp_min(0).mean()
+            loss = loss + args.lattice * stamped
         if args.palette:  # each portrait against one real painting of its style
             real = torch.stack([palettes[n][rng.integers(len(palettes[n]))] for n in names])
             palette = per_style(args.palette_style, names, device) * losses.palette_loss(out.float(), real)
@@ -460,7 +468,7 @@ def main(argv: list[str] | None = None) -> None:
         spent[clock] += (now - elapsed) / 60
         elapsed = now
         values = [float(v.detach()) for v in (loss, content, style, light, tv, adv, critic_verdict,
-                                                  colour, stats, anchored)]
+                                                  colour, stats, anchored, stamped)]
         writer.writerow([step, round(elapsed, 1), *(round(v, 4) for v in values)])
         bar.set_postfix(step=step, loss=f"{values[0]:.3f}", content=f"{values[1]:.3f}",
                         style=f"{values[2]:.3f}", adv=f"{values[5]:.2f}")
