@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from portrait.align import align_face, portrait_template
 from portrait.inputs import InputError
-from portrait.pipeline import NO_FACE
+from portrait.pipeline import NO_FACE, faster_precision
+from portrait.styles import WEIGHTS, load_generator
 from tests.conftest import jpeg_bytes
 
 
@@ -89,3 +91,13 @@ def test_whole_frame_any_size(painter, astronaut: Image.Image) -> None:
     assert np.abs(frame.astype(int) - np.asarray(astronaut.resize((333, 251)), int)).mean() > 5  # painted
     big = painter.paint_frame(astronaut.resize((1500, 1000)), "ink", side=640)
     assert big.shape == (427, 640, 3)
+
+
+def test_precision_is_measured_on_copies_of_the_generator() -> None:
+    """The start-up race returns bf16 or fp32 and leaves the loaded generator as it was."""
+    generator = load_generator(WEIGHTS).float()
+    before = {name: tensor.clone() for name, tensor in generator.state_dict().items()}
+    assert faster_precision(generator, 64, runs=1) in (torch.bfloat16, torch.float32)
+    after = generator.state_dict()
+    assert all(after[name].dtype == tensor.dtype and torch.equal(after[name], tensor)
+               for name, tensor in before.items())
