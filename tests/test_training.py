@@ -47,7 +47,7 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     train.main([*common, "--steps", "3", "--resume", "--adv-start", "2", "--colour-start", "2",
                 "--stats-start", "2", "--ema", "0.5", "--checker", "100", "--stats-style", "oil=3,ink=2",
                 "--palette", "5", "--palette-style", "oil=0", "--content-style", "oil=0.5",
-                "--colour-centred", "--lattice", "5", "--precision", "fp32"])
+                "--colour-centred", "--lattice", "5", "--lattice-window", "32", "--precision", "fp32"])
     assert read_metadata(out)["info"]["steps"] == 3
     state = torch.load(cache / "train_state.pt", weights_only=False)
     assert state["critic_steps"] == 1
@@ -221,6 +221,23 @@ def test_lattice_metric_sees_a_stamped_motif_not_noise(astronaut) -> None:
     assert abs(metrics.lattice(as_image(noisy)) - plain) < 0.005
 
 
+def test_local_lattice_sees_a_motif_in_a_smooth_ground(astronaut) -> None:
+    """A motif of 3 grey levels stamped only in a smooth ground above the sitter (where the painters'
+    lattice shows) hardly moves the whole-image measure, whose detail is mostly the sitter's; tile
+    by tile, the ground counts as much as the face."""
+    photo = np.asarray(astronaut).astype(float)
+    photo[:160] = np.linspace(40, 120, photo.shape[1])[None, :, None]
+    cells = np.arange(photo.shape[0])
+    motif = ((np.abs(cells[:, None] % 8 - 3.5) + np.abs(cells[None] % 8 - 3.5)) < 3).astype(float)
+    stamped = photo.copy()
+    stamped[:160] += 3 * (motif - motif.mean())[:160, :, None]
+    plain, ground = (np.clip(x, 0, 255).astype(np.uint8) for x in (photo, stamped))
+    window = metrics.LATTICE_WINDOW
+    assert abs(metrics.lattice(plain, window)) < 0.05
+    assert metrics.lattice(ground, window) > metrics.lattice(plain, window) + 0.1
+    assert metrics.lattice(ground) < metrics.lattice(plain) + 0.01
+
+
 def test_lattice_term_can_train_a_stamped_motif_away(astronaut) -> None:
     """The training term is the metric, batched and differentiable: following its gradient removes a
     stamped motif while the picture changes by less than the motif did."""
@@ -259,9 +276,10 @@ def test_evaluation_writes_metrics_and_a_contact_sheet(tiny: tuple[Path, Path], 
     evaluate.main(["--faces", str(faces), "--out", str(tmp_path), "--paintings", str(paintings),
                    "--vgg", vgg_path, "--limit", "0", "--size", "256", "--all"])
     result = json.loads((tmp_path / "metrics.json").read_text())
-    for key in ("redetect_rate", "landmark_drift", "identity", "style_judge", "pixel_judge", "lattice"):
+    for key in ("redetect_rate", "landmark_drift", "identity", "style_judge", "pixel_judge", "lattice",
+                "lattice_local"):
         assert set(result[key]) == set(STYLES), key
-    assert -1 < result["lattice_photo"] < 1
+    assert -1 < result["lattice_photo"] < 1 and -1 < result["lattice_local_photo"] < 1
     for style in STYLES:
         assert 0 <= result["redetect_rate"][style] <= 1
         assert 0 <= result["identity"][style] <= 1

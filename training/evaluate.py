@@ -162,7 +162,9 @@ def main(argv: list[str] | None = None) -> None:
             # what the judge took each style's portraits for
             result[f"{name}_calls"] = {s: {c: round(calls.count(c) / len(calls), 4) for c in classes}
                                        for s, calls in by_style.items()}
-    result["lattice_photo"] = mean([metrics.lattice(photo) for photo in photos])
+    photo_grids = [metrics.lattices(photo) for photo in photos]
+    for key in photo_grids[0]:
+        result[f"{key}_photo"] = mean([grid[key] for grid in photo_grids])
     result["faces"] = len(photos)
     result["precision"] = args.precision
     result["weights"] = read_metadata(args.weights).get("info", {})

@@ -143,24 +143,29 @@ ON_GRID = ((8, 8), (8, -8), (0, 16), (16, 0))
 OFF_GRID = ((11, 3), (3, 11), (11, -3), (3, -11), (13, 9), (9, 13), (13, -9), (9, -13))
 
 
-def lattice_correlation(image: torch.Tensor) -> torch.Tensor:
+def lattice_correlation(image: torch.Tensor, window: int | None = None, floor: float = 0.0) -> torch.Tensor:
     """Per image, how much more the fine detail (luminance minus its 9×9 mean) correlates with
     itself one and two cells away on the decoder's 8-pixel grid than at the same distances off it.
 
     A motif the decoder stamps into every cell correlates on the grid; paint, paper grain and a
     photo's own texture correlate alike on and off it (photos: ≈0, the phase-10 painter 0.03–0.11).
-    Differentiable, so the same measure the evaluation reports can be trained against
-    (``--lattice``); :func:`checker_energy` only sees a motif that alternates from cell to cell.
+    ``window``: measured in ``window``² tiles, each against its own detail (plus ``floor``, the
+    energy of detail that does not count, so flat tiles do not divide by nothing) and averaged. Over
+    the whole image, the edges of a face outweigh the smooth grounds where the lattice shows;
+    tile by tile, a ground counts as much as a face. Differentiable, so the measure the evaluation
+    reports can be trained against (``--lattice``); :func:`checker_energy` only sees a motif that
+    alternates from cell to cell.
     """
     lum = luminance(image)
     detail = lum - F.avg_pool2d(F.pad(lum, (4,) * 4, mode="replicate"), 9, 1)
-    detail = (detail - detail.mean((-2, -1), keepdim=True))[:, 0]
-    spectrum = torch.fft.rfft2(detail)
-    correlation = torch.fft.irfft2(spectrum * spectrum.conj(), s=detail.shape[-2:])
-    correlation = correlation / correlation[:, :1, :1].clamp_min(1e-12)
-    on, off = (correlation[:, rows, cols].mean(1) for rows, cols in
-               (torch.tensor(offsets).T for offsets in (ON_GRID, OFF_GRID)))
-    return on - off
+    detail = detail - detail.mean((-2, -1), keepdim=True)
+    size = window or tuple(detail.shape[-2:])
+
+    def correlation(offsets: tuple[tuple[int, int], ...]) -> torch.Tensor:
+        return torch.stack([F.avg_pool2d(detail * detail.roll(o, (-2, -1)), size) for o in offsets]).mean(0)
+
+    energy = (F.avg_pool2d(detail.pow(2), size) + floor).clamp_min(1e-12)
+    return ((correlation(ON_GRID) - correlation(OFF_GRID)) / energy).mean((1, 2, 3))
 
 
 def palette_loss(out: torch.Tensor, paintings: torch.Tensor, samples: int = 1024) -> torch.Tensor:

@@ -11,7 +11,9 @@ apart from training).
 * ``pixel_judge``: the same, reading plain pixel statistics instead of VGG's: a second opinion.
   No training term pulls on its edge statistics; the palette term does on its colours and tones.
 * ``lattice``: how much of a portrait's fine detail is one motif stamped cell after cell on the
-  decoder's 8-pixel grid (the diamond lattice); ``lattice_photo`` is the photos' own, for scale.
+  decoder's 8-pixel grid (the diamond lattice); ``lattice_local`` the same in 32² tiles, averaged,
+  so that smooth grounds, where the lattice shows, count as much as a face's edges;
+  ``lattice_photo`` and ``lattice_local_photo`` are the photos' own, for scale.
 """
 
 from __future__ import annotations
@@ -146,25 +148,39 @@ def random_crops(image: np.ndarray, count: int, size: int, rng: np.random.Genera
     return crops
 
 
-def lattice(image: np.ndarray) -> float:
-    """:func:`training.losses.lattice_correlation` of one H×W×3 uint8 portrait (photos: ≈0)."""
-    lum = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].double() / 255
-    return float(lattice_correlation(lum)[0])
+#: Tile size of ``lattice_local`` (four of the decoder's 8-pixel cells) and the detail energy that does
+#: not count in a tile: one grey level, in the [-1, 1] units of the painter.
+LATTICE_WINDOW = 32
+LATTICE_FLOOR = (2 / 255) ** 2
+
+
+def lattice(image: np.ndarray, window: int | None = None) -> float:
+    """:func:`training.losses.lattice_correlation` of one H×W×3 uint8 portrait (photos: ≈0), over
+    the whole image or tile by tile (``window``; a tile's detail below one grey level does not
+    count)."""
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].double() / 127.5 - 1
+    return float(lattice_correlation(x, window, LATTICE_FLOOR if window else 0.0)[0])
+
+
+def lattices(image: np.ndarray) -> dict[str, float]:
+    """``lattice`` over the whole image and ``lattice_local`` tile by tile."""
+    return {"lattice": lattice(image), "lattice_local": lattice(image, LATTICE_WINDOW)}
 
 
 def score_portraits(detector: FaceDetector, identity: IdentityModel | None, aligned: np.ndarray,
                     photo_face: Face, portrait: np.ndarray) -> dict[str, float]:
-    """redetect (0/1), landmark drift, identity (0/1) and lattice of one portrait.
+    """redetect (0/1), landmark drift, identity (0/1) and lattice (whole and local) of one portrait.
 
     Drift is NaN when no face is found again; identity is NaN without dlib, and 0 when no face is
     found (dlib needs one)."""
+    grid = lattices(portrait)
     found = detector(Image.fromarray(portrait))
     if not found:  # a portrait nobody can find a face in has lost the person too
         return {"redetect_rate": 0.0, "landmark_drift": float("nan"),
-                "identity": 0.0 if identity is not None else float("nan"), "lattice": lattice(portrait)}
+                "identity": 0.0 if identity is not None else float("nan"), **grid}
     painted = nearest_face(found, photo_face.landmarks.mean(0))
     result = {"redetect_rate": 1.0, "landmark_drift": landmark_drift(photo_face, painted),
-              "identity": float("nan"), "lattice": lattice(portrait)}
+              "identity": float("nan"), **grid}
     if identity is not None:
         before, after = identity.descriptor(aligned, photo_face), identity.descriptor(portrait, painted)
         result["identity"] = float(np.linalg.norm(before - after) < SAME_PERSON)

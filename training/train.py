@@ -246,6 +246,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lattice", type=float, default=0.0,
                    help="weight of the grid-locked motif term (the evaluation's lattice metric, above the "
                         "photo's own): a motif stamped into every 8-px cell, which --checker does not see")
+    p.add_argument("--lattice-window", type=int, default=0,
+                   help="measure the lattice term in tiles of this size, each against its own detail "
+                        "(the evaluation's lattice_local: 32), not over the whole crop (0), where a face's "
+                        "edges outweigh the smooth grounds the lattice shows in")
     p.add_argument("--adv", type=float, default=1.0, help="weight of the critic's verdict")
     p.add_argument("--adv-start", type=int, default=4400, help="step at which the critic joins")
     p.add_argument("--critic-lr", type=float, default=4e-4)
@@ -423,7 +427,10 @@ def main(argv: list[str] | None = None) -> None:
             loss = loss + args.checker * checker
         stamped = torch.zeros(())
         if args.lattice:  # as for the checker term, only what the photo's own texture does not explain
-            excess = losses.lattice_correlation(out.float()) - losses.lattice_correlation(photo)
+            window = args.lattice_window or None
+            floor = metrics.LATTICE_FLOOR if window else 0.0
+            excess = (losses.lattice_correlation(out.float(), window, floor)
+                      - losses.lattice_correlation(photo, window, floor))
             stamped = excess.clamp_min(0).mean()
             loss = loss + args.lattice * stamped
         if args.palette:  # each portrait against one real painting of its style
