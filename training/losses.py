@@ -143,18 +143,17 @@ ON_GRID = ((8, 8), (8, -8), (0, 16), (16, 0))
 OFF_GRID = ((11, 3), (3, 11), (11, -3), (3, -11), (13, 9), (9, 13), (13, -9), (9, -13))
 
 
-def lattice_correlation(image: torch.Tensor, window: int | None = None, floor: float = 0.0) -> torch.Tensor:
-    """Per image, how much more the fine detail (luminance minus its 9×9 mean) correlates with
-    itself one and two cells away on the decoder's 8-pixel grid than at the same distances off it.
+def lattice_tiles(image: torch.Tensor, window: int | None = None, floor: float = 0.0) -> torch.Tensor:
+    """How much more the fine detail (luminance minus its 9×9 mean) correlates with itself one and
+    two cells away on the decoder's 8-pixel grid than at the same distances off it, N×1×h×w: over
+    the whole image (``window`` None: h = w = 1) or in ``window``² tiles, each against its own detail
+    plus ``floor`` (the energy of detail that does not count, so flat tiles do not divide by nothing).
 
     A motif the decoder stamps into every cell correlates on the grid; paint, paper grain and a
-    photo's own texture correlate alike on and off it (photos: ≈0, the phase-10 painter 0.03–0.11).
-    ``window``: measured in ``window``² tiles, each against its own detail (plus ``floor``, the
-    energy of detail that does not count, so flat tiles do not divide by nothing) and averaged. Over
-    the whole image, the edges of a face outweigh the smooth grounds where the lattice shows;
-    tile by tile, a ground counts as much as a face. Differentiable, so the measure the evaluation
-    reports can be trained against (``--lattice``); :func:`checker_energy` only sees a motif that
-    alternates from cell to cell.
+    photo's own texture correlate alike on and off it (photos: ≈0). Over the whole image the edges
+    of a face outweigh the smooth grounds where the lattice shows; tile by tile, a ground counts as
+    much as a face. Differentiable, so the evaluation's measure can be trained against
+    (``--lattice``); :func:`checker_energy` only sees a motif that alternates from cell to cell.
     """
     lum = luminance(image)
     detail = lum - F.avg_pool2d(F.pad(lum, (4,) * 4, mode="replicate"), 9, 1)
@@ -165,7 +164,15 @@ def lattice_correlation(image: torch.Tensor, window: int | None = None, floor: f
         return torch.stack([F.avg_pool2d(detail * detail.roll(o, (-2, -1)), size) for o in offsets]).mean(0)
 
     energy = (F.avg_pool2d(detail.pow(2), size) + floor).clamp_min(1e-12)
-    return ((correlation(ON_GRID) - correlation(OFF_GRID)) / energy).mean((1, 2, 3))
+    return (correlation(ON_GRID) - correlation(OFF_GRID)) / energy
+
+
+def lattice_loss(out: torch.Tensor, photo: torch.Tensor, window: int | None, floor: float) -> torch.Tensor:
+    """Per image, the mean over tiles of the portrait's :func:`lattice_tiles` above its photo's (or
+    above 0 where the photo's is negative): a hot spot of lattice is not paid for by tiles that
+    correlate less on the grid than off it."""
+    allowed = lattice_tiles(photo, window, floor).clamp_min(0)
+    return (lattice_tiles(out, window, floor) - allowed).clamp_min(0).mean((1, 2, 3))
 
 
 def palette_loss(out: torch.Tensor, paintings: torch.Tensor, samples: int = 1024) -> torch.Tensor:

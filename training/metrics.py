@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from portrait.detect import Face, FaceDetector, nearest_face
-from training.losses import lattice_correlation, luminance
+from training.losses import lattice_tiles, luminance
 from training.vgg import STATISTICS_LAYERS, VGGFeatures, channel_count, channel_statistics
 
 SAME_PERSON = 0.6
@@ -155,11 +155,11 @@ LATTICE_FLOOR = (2 / 255) ** 2
 
 
 def lattice(image: np.ndarray, window: int | None = None) -> float:
-    """:func:`training.losses.lattice_correlation` of one H×W×3 uint8 portrait (photos: ≈0), over
-    the whole image or tile by tile (``window``; a tile's detail below one grey level does not
+    """:func:`training.losses.lattice_tiles` of one H×W×3 uint8 portrait (photos: ≈0), over the
+    whole image or averaged tile by tile (``window``; a tile's detail below one grey level does not
     count)."""
     x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].double() / 127.5 - 1
-    return float(lattice_correlation(x, window, LATTICE_FLOOR if window else 0.0)[0])
+    return float(lattice_tiles(x, window, LATTICE_FLOOR if window else 0.0).mean())
 
 
 def lattices(image: np.ndarray) -> dict[str, float]:

@@ -429,9 +429,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.lattice:  # as for the checker term, only what the photo's own texture does not explain
             window = args.lattice_window or None
             floor = metrics.LATTICE_FLOOR if window else 0.0
-            excess = (losses.lattice_correlation(out.float(), window, floor)
-                      - losses.lattice_correlation(photo, window, floor))
-            stamped = excess.clamp_min(0).mean()
+            stamped = losses.lattice_loss(out.float(), photo, window, floor).mean()
             loss = loss + args.lattice * stamped
         if args.palette:  # each portrait against one real painting of its style
             real = torch.stack([palettes[n][rng.integers(len(palettes[n]))] for n in names])
