@@ -47,7 +47,8 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     train.main([*common, "--steps", "3", "--resume", "--adv-start", "2", "--colour-start", "2",
                 "--stats-start", "2", "--ema", "0.5", "--checker", "100", "--stats-style", "oil=3,ink=2",
                 "--palette", "5", "--palette-style", "oil=0", "--content-style", "oil=0.5",
-                "--colour-centred", "--lattice", "5", "--lattice-window", "32", "--precision", "fp32"])
+                "--colour-centred", "--lattice", "5", "--lattice-window", "32", "--anywhere", "0.5",
+                "--precision", "fp32"])
     assert read_metadata(out)["info"]["steps"] == 3
     state = torch.load(cache / "train_state.pt", weights_only=False)
     assert state["critic_steps"] == 1

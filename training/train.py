@@ -101,6 +101,12 @@ def jitter(photo: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     return photo.clamp(-1, 1)
 
 
+def anywhere(share: float, rng: np.random.Generator) -> bool:
+    """Whether to take this photo crop anywhere in the frame (a ``share`` of them) rather than around
+    the face. No random number is drawn when ``share`` is 0, so earlier runs replay exactly."""
+    return bool(share) and rng.random() < share
+
+
 def style_crop(style: data.StyleSet, size: int, rng: np.random.Generator) -> torch.Tensor:
     """A crop of a real painting: a painted face when the style has them, else the medium at large."""
     if style.faces and rng.random() < 0.6:
@@ -250,6 +256,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="measure the lattice term in tiles of this size, each against its own detail "
                         "(the evaluation's lattice_local: 32), not over the whole crop (0), where a face's "
                         "edges outweigh the smooth grounds the lattice shows in")
+    p.add_argument("--anywhere", type=float, default=0.0,
+                   help="share of photo crops taken anywhere in the bust frame, not around the face: the app "
+                        "paints whole frames, and a ground the crops never show is where the lattice lives")
     p.add_argument("--adv", type=float, default=1.0, help="weight of the critic's verdict")
     p.add_argument("--adv-start", type=int, default=4400, help="step at which the critic joins")
     p.add_argument("--critic-lr", type=float, default=4e-4)
@@ -397,7 +406,8 @@ def main(argv: list[str] | None = None) -> None:
     while elapsed < budget and (not args.steps or step < args.steps):
         names = [STYLES[i] for i in rng.integers(len(STYLES), size=args.batch)]
         photo = torch.cat([jitter(random_crop(train.faces[rng.choice(len(train.faces), p=draw)], args.size,
-                                               rng, (0.75, 1.35), True), rng) for _ in names]).to(device)
+                                               rng, (0.75, 1.35), not anywhere(args.anywhere, rng)), rng)
+                           for _ in names]).to(device)
         pick = {n: rng.integers(len(bank[n]["relu1_2"])) for n in names}
         targets = {k: torch.stack([bank[n][k][pick[n]] for n in names]) for k in vgg.LAYERS}
         weights, keep_colour = (per_style(table, names, device) for table in (STYLE_WEIGHT, COLOUR_WEIGHT))
