@@ -143,7 +143,8 @@ ON_GRID = ((8, 8), (8, -8), (0, 16), (16, 0))
 OFF_GRID = ((11, 3), (3, 11), (11, -3), (3, -11), (13, 9), (9, 13), (13, -9), (9, -13))
 
 
-def lattice_tiles(image: torch.Tensor, window: int | None = None, floor: float = 0.0) -> torch.Tensor:
+def lattice_tiles(image: torch.Tensor, window: int | None = None, floor: float = 0.0,
+                  each_offset: bool = False) -> torch.Tensor:
     """How much more the fine detail (luminance minus its 9×9 mean) correlates with itself one and
     two cells away on the decoder's 8-pixel grid than at the same distances off it, N×1×h×w: over
     the whole image (``window`` None: h = w = 1) or in ``window``² tiles, each against its own detail
@@ -154,6 +155,8 @@ def lattice_tiles(image: torch.Tensor, window: int | None = None, floor: float =
     of a face outweigh the smooth grounds where the lattice shows; tile by tile, a ground counts as
     much as a face. Differentiable, so the evaluation's measure can be trained against
     (``--lattice``); :func:`checker_energy` only sees a motif that alternates from cell to cell.
+    ``each_offset`` counts only the grid offsets' excesses, so none can pay for another (the
+    evaluation averages them as they are; on a photo the clamped noise of small tiles adds ≈0.07).
     """
     lum = luminance(image)
     detail = lum - F.avg_pool2d(F.pad(lum, (4,) * 4, mode="replicate"), 9, 1)
@@ -161,18 +164,20 @@ def lattice_tiles(image: torch.Tensor, window: int | None = None, floor: float =
     size = window or tuple(detail.shape[-2:])
 
     def correlation(offsets: tuple[tuple[int, int], ...]) -> torch.Tensor:
-        return torch.stack([F.avg_pool2d(detail * detail.roll(o, (-2, -1)), size) for o in offsets]).mean(0)
+        return torch.stack([F.avg_pool2d(detail * detail.roll(o, (-2, -1)), size) for o in offsets])
 
-    energy = (F.avg_pool2d(detail.pow(2), size) + floor).clamp_min(1e-12)
-    return (correlation(ON_GRID) - correlation(OFF_GRID)) / energy
+    excess = correlation(ON_GRID) - correlation(OFF_GRID).mean(0)
+    if each_offset:  # a painter held to the mean turned its diamonds into rows that repeat across
+        excess = excess.clamp_min(0)  # (0, 16) and anti-correlate down (16, 0)
+    return excess.mean(0) / (F.avg_pool2d(detail.pow(2), size) + floor).clamp_min(1e-12)
 
 
 def lattice_loss(out: torch.Tensor, photo: torch.Tensor, window: int | None, floor: float) -> torch.Tensor:
-    """Per image, the mean over tiles of the portrait's :func:`lattice_tiles` above its photo's (or
-    above 0 where the photo's is negative): a hot spot of lattice is not paid for by tiles that
+    """Per image, the mean over tiles of the portrait's :func:`lattice_tiles` (each offset's excess)
+    above its photo's: a hot spot of lattice is not paid for by tiles, or grid offsets, that
     correlate less on the grid than off it."""
-    allowed = lattice_tiles(photo, window, floor).clamp_min(0)
-    return (lattice_tiles(out, window, floor) - allowed).clamp_min(0).mean((1, 2, 3))
+    allowed = lattice_tiles(photo, window, floor, each_offset=True)
+    return (lattice_tiles(out, window, floor, each_offset=True) - allowed).clamp_min(0).mean((1, 2, 3))
 
 
 def palette_loss(out: torch.Tensor, paintings: torch.Tensor, samples: int = 1024) -> torch.Tensor:
