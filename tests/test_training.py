@@ -209,7 +209,7 @@ def test_precision_is_chosen_or_follows_the_hardware() -> None:
 
 def test_lattice_metric_sees_a_stamped_motif_not_noise(astronaut) -> None:
     """A faint diamond stamped in every 8-pixel cell (8 grey levels) raises the metric; noise of the
-    same strength, which does not repeat from cell to cell, does not; a photo reads about 0."""
+    same strength, which does not repeat from cell to cell, does not; a photo reads near 0."""
     photo = np.asarray(astronaut).astype(float)
     cells = np.arange(photo.shape[0])
     motif = ((np.abs(cells[:, None] % 8 - 3.5) + np.abs(cells[None] % 8 - 3.5)) < 3).astype(float)
@@ -217,8 +217,8 @@ def test_lattice_metric_sees_a_stamped_motif_not_noise(astronaut) -> None:
     noisy = photo + np.random.default_rng(0).normal(0, 8, photo.shape)
     as_image = lambda x: np.clip(x, 0, 255).astype(np.uint8)  # noqa: E731
     plain = metrics.lattice(as_image(photo))
-    assert abs(plain) < 0.01
-    assert metrics.lattice(as_image(stamped)) > plain + 0.03
+    assert 0 <= plain < 0.03  # each offset's excess counts, so a photo's own noise reads a little above 0
+    assert metrics.lattice(as_image(stamped)) > plain + 0.02
     assert abs(metrics.lattice(as_image(noisy)) - plain) < 0.005
 
 
@@ -234,7 +234,7 @@ def test_local_lattice_sees_a_motif_in_a_smooth_ground(astronaut) -> None:
     stamped[:160] += 3 * (motif - motif.mean())[:160, :, None]
     plain, ground = (np.clip(x, 0, 255).astype(np.uint8) for x in (photo, stamped))
     window = metrics.LATTICE_WINDOW
-    assert abs(metrics.lattice(plain, window)) < 0.05
+    assert metrics.lattice(plain, window) < 0.1
     assert metrics.lattice(ground, window) > metrics.lattice(plain, window) + 0.1
     assert metrics.lattice(ground) < metrics.lattice(plain) + 0.01
 

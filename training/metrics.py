@@ -159,7 +159,7 @@ def lattice(image: np.ndarray, window: int | None = None) -> float:
     whole image or averaged tile by tile (``window``; a tile's detail below one grey level does not
     count)."""
     x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].double() / 127.5 - 1
-    return float(lattice_tiles(x, window, LATTICE_FLOOR if window else 0.0).mean())
+    return float(lattice_tiles(x, window, LATTICE_FLOOR if window else 0.0, each_offset=True).mean())
 
 
 def lattices(image: np.ndarray) -> dict[str, float]:
