@@ -19,7 +19,8 @@ gives the decoder noise inputs for canvas and paper grain, ``--checker`` penalis
 locked to the decoder's coarse grids (the diamond lattice of smooth grounds). The ``--*-style``
 options weigh a term per style (phases 8–10). ``--upsample bilinear --anchor PAINTER`` rebuilds a
 trained painter's decoder on bilinear upsampling while its blurred portraits are held to the old
-painter's (phase 11). ``--lattice`` trains against the evaluation's lattice metric (phase 12).
+painter's (phase 11). ``--lattice`` (with ``--lattice-window``) trains against the evaluation's
+lattice measure, and ``--anywhere`` shows the terms the grounds around the sitter (phase 12).
 Each image in a batch gets a random style, so one network learns all styles.
 Resumable state (generator, optimiser, step, RNG) lives in ``--cache``, outside the repository;
 fp16 weights for the app are exported to ``--out`` at every save.
