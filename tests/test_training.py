@@ -247,7 +247,7 @@ def test_lattice_term_can_train_a_stamped_motif_away(astronaut) -> None:
     motif = ((cells[:, None] % 8 - 3.5).abs() + (cells[None] % 8 - 3.5).abs() < 3).float()
     stamped = (photo + 0.06 * (motif - motif.mean())).clamp(-1, 1)
     image = stamped.clone().requires_grad_(True)
-    before = losses.lattice_tiles(image)
+    before = losses.lattice_tiles(stamped)
     assert before.shape == (1, 1, 1, 1) and float(before) == pytest.approx(metrics.lattice(
         ((stamped[0].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()), abs=0.01)
     optimiser = torch.optim.Adam([image], lr=3e-4)
