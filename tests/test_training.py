@@ -253,7 +253,7 @@ def test_lattice_term_can_train_a_stamped_motif_away(astronaut) -> None:
     optimiser = torch.optim.Adam([image], lr=3e-4)
     for _ in range(30):
         optimiser.zero_grad()
-        losses.lattice_loss(image, photo, None, 0.0).sum().backward()
+        losses.lattice_loss(image, photo, None).sum().backward()
         optimiser.step()
     trained = image.detach()
     assert float(losses.lattice_tiles(trained)) < float(before) / 3

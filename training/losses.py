@@ -141,14 +141,16 @@ def checker_energy(image: torch.Tensor, scales: tuple[int, ...] = (2, 4, 8), win
 # offsets off that grid at the same distances (11.3 and 16 px against 11.4 and 15.8 px).
 ON_GRID = ((8, 8), (8, -8), (0, 16), (16, 0))
 OFF_GRID = ((11, 3), (3, 11), (11, -3), (3, -11), (13, 9), (9, 13), (13, -9), (9, -13))
+#: Detail energy that does not count in a tile (one grey level, in the painter's [-1, 1] units), so
+#: flat tiles do not divide by nothing.
+LATTICE_FLOOR = (2 / 255) ** 2
 
 
-def lattice_tiles(image: torch.Tensor, window: int | None = None, floor: float = 0.0,
-                  each_offset: bool = False) -> torch.Tensor:
+def lattice_tiles(image: torch.Tensor, window: int | None = None, each_offset: bool = False) -> torch.Tensor:
     """How much more the fine detail (luminance minus its 9×9 mean) correlates with itself one and
     two cells away on the decoder's 8-pixel grid than at the same distances off it, N×1×h×w: over
     the whole image (``window`` None: h = w = 1) or in ``window``² tiles, each against its own detail
-    plus ``floor`` (the energy of detail that does not count, so flat tiles do not divide by nothing).
+    plus :data:`LATTICE_FLOOR`.
 
     A motif the decoder stamps into every cell correlates on the grid; paint, paper grain and a
     photo's own texture correlate alike on and off it (photos: ≈0). Over the whole image the edges
@@ -163,7 +165,7 @@ def lattice_tiles(image: torch.Tensor, window: int | None = None, floor: float =
     lum = luminance(image)
     detail = lum - F.avg_pool2d(F.pad(lum, (4,) * 4, mode="replicate"), 9, 1)
     detail = detail - detail.mean((-2, -1), keepdim=True)
-    size = window or tuple(detail.shape[-2:])
+    size, floor = (window, LATTICE_FLOOR) if window else (tuple(detail.shape[-2:]), 0.0)
 
     def correlation(offsets: tuple[tuple[int, int], ...]) -> torch.Tensor:
         return torch.stack([F.avg_pool2d(detail * detail.roll(o, (-2, -1)), size) for o in offsets])
@@ -174,12 +176,12 @@ def lattice_tiles(image: torch.Tensor, window: int | None = None, floor: float =
     return excess.mean(0) / (F.avg_pool2d(detail.pow(2), size) + floor).clamp_min(1e-12)
 
 
-def lattice_loss(out: torch.Tensor, photo: torch.Tensor, window: int | None, floor: float) -> torch.Tensor:
+def lattice_loss(out: torch.Tensor, photo: torch.Tensor, window: int | None) -> torch.Tensor:
     """Per image, the mean over tiles of the portrait's :func:`lattice_tiles` (each offset's excess)
     above its photo's: a hot spot of lattice is not paid for by tiles, or grid offsets, that
     correlate less on the grid than off it."""
-    allowed = lattice_tiles(photo, window, floor, each_offset=True)
-    return (lattice_tiles(out, window, floor, each_offset=True) - allowed).clamp_min(0).mean((1, 2, 3))
+    allowed = lattice_tiles(photo, window, each_offset=True)
+    return (lattice_tiles(out, window, each_offset=True) - allowed).clamp_min(0).mean((1, 2, 3))
 
 
 def palette_loss(out: torch.Tensor, paintings: torch.Tensor, samples: int = 1024) -> torch.Tensor:

@@ -148,10 +148,8 @@ def random_crops(image: np.ndarray, count: int, size: int, rng: np.random.Genera
     return crops
 
 
-#: Tile size of ``lattice_local`` (four of the decoder's 8-pixel cells) and the detail energy that does
-#: not count in a tile: one grey level, in the [-1, 1] units of the painter.
+#: Tile size of ``lattice_local``: four of the decoder's 8-pixel cells.
 LATTICE_WINDOW = 32
-LATTICE_FLOOR = (2 / 255) ** 2
 
 
 def lattice(image: np.ndarray, window: int | None = None) -> float:
@@ -159,7 +157,7 @@ def lattice(image: np.ndarray, window: int | None = None) -> float:
     whole image or averaged tile by tile (``window``; a tile's detail below one grey level does not
     count)."""
     x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].double() / 127.5 - 1
-    return float(lattice_tiles(x, window, LATTICE_FLOOR if window else 0.0, each_offset=True).mean())
+    return float(lattice_tiles(x, window, each_offset=True).mean())
 
 
 def lattices(image: np.ndarray) -> dict[str, float]:

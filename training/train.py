@@ -438,9 +438,7 @@ def main(argv: list[str] | None = None) -> None:
             loss = loss + args.checker * checker
         stamped = torch.zeros(())
         if args.lattice:  # as for the checker term, only what the photo's own texture does not explain
-            window = args.lattice_window or None
-            floor = metrics.LATTICE_FLOOR if window else 0.0
-            stamped = losses.lattice_loss(out.float(), photo, window, floor).mean()
+            stamped = losses.lattice_loss(out.float(), photo, args.lattice_window or None).mean()
             loss = loss + args.lattice * stamped
         if args.palette:  # each portrait against one real painting of its style
             real = torch.stack([palettes[n][rng.integers(len(palettes[n]))] for n in names])
