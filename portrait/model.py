@@ -9,6 +9,12 @@ smooth inputs, with no cell edges to stamp on. The style is a learned embedding 
 every layer (FiLM); blending styles is blending embeddings. Instance norm only where statistics are
 meaningful (encoder and body); the decoder is modulated but not normalised, which avoids instance
 norm's "droplets".
+With ``skips`` the lattice cannot come from the body at all: its output is low-passed (a binomial
+filter, zero at the 1/8 grid's own checkerboard frequency) before it is upsampled, and the detail a
+portrait needs comes from the encoder's 1/4- and 1/2-resolution features, which join the decoder
+through 1×1 convolutions (U-Net skips, added rather than concatenated: nearly free). Without them
+every edge and brush mark had to be coded in the 1/8 grid; blurring the body's output of a painter
+trained that way leaves no detail at all.
 Optionally the decoder also gets StyleGAN's noise inputs ("grain"): a per-pixel random field gives
 paper and canvas their stochastic texture, which a deterministic body at 1/8 resolution can only
 imitate with regular lattices.
@@ -84,17 +90,24 @@ def fixed_field(height: int, width: int) -> torch.Tensor:
         return torch.randn(1, 1, height, width, generator=torch.Generator().manual_seed(0))
 
 
+def binomial_blur(x: torch.Tensor) -> torch.Tensor:
+    """[1, 2, 1]² / 16 per channel: removes a grid's checkerboard exactly, keeps slow changes."""
+    k = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device)
+    kernel = (k[:, None] * k[None, :] / 16).expand(x.shape[1], 1, 3, 3)
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), kernel, groups=x.shape[1])
+
+
 class Generator(nn.Module):
     """Image in [-1, 1] (N×3×H×W, H and W multiples of 8) → painted image in [-1, 1]."""
 
     def __init__(self, styles: Sequence[str], width: int = 24, blocks: int = 4, style_dim: int = 64,
-                 grain: bool = False, upsample: str = "nearest") -> None:
+                 grain: bool = False, upsample: str = "nearest", skips: bool = False) -> None:
         super().__init__()
         if upsample not in ("nearest", "bilinear"):
             raise ValueError(f"upsample must be 'nearest' or 'bilinear', not {upsample!r}")
         self.styles = list(styles)
         self.config = {"width": width, "blocks": blocks, "style_dim": style_dim, "grain": grain,
-                       "upsample": upsample}
+                       "upsample": upsample, "skips": skips}
         w = width
         self.embedding = nn.Parameter(torch.randn(len(self.styles), style_dim))
         self.encoder = nn.ModuleList([ConvFiLM(3, w, style_dim, stride=2),
@@ -104,6 +117,11 @@ class Generator(nn.Module):
         self.decoder = nn.ModuleList([ConvFiLM(4 * w, 2 * w, style_dim, normalise=False, grain=grain),
                                       ConvFiLM(2 * w, w, style_dim, normalise=False, grain=grain)])
         self.out = nn.Conv2d(w, 3, 3, 1, 1, padding_mode="reflect")
+        if skips:  # encoder 1/4 → decoder's first input, encoder 1/2 → its second; zero at first
+            self.joins = nn.ModuleList([nn.Conv2d(2 * w, 4 * w, 1), nn.Conv2d(w, 2 * w, 1)])
+            for join in self.joins:
+                nn.init.zeros_(join.weight)
+                nn.init.zeros_(join.bias)
 
     def style_vector(self, weights: torch.Tensor) -> torch.Tensor:
         """Style embedding for per-image mixing weights (N × n_styles; one-hot picks a style)."""
@@ -114,12 +132,16 @@ class Generator(nn.Module):
         index = torch.tensor([self.styles.index(name) for name in names])
         return F.one_hot(index, len(self.styles)).float()
 
-    def with_grain(self) -> Generator:
-        """This painter with grain inputs at zero strength: it paints exactly as before, and can go on
+    def grown(self, **config: object) -> Generator:
+        """This painter rebuilt with ``config`` changed, its trained weights kept. New grain strengths
+        and skip joins start at zero: with grain alone it paints exactly as before, and can go on
         training with grain or be blended with a descendant that learned it."""
-        grainy = Generator(self.styles, **{**self.config, "grain": True})
-        grainy.load_state_dict(self.state_dict(), strict=False)
-        return grainy.train(self.training)
+        grown = Generator(self.styles, **{**self.config, **config})
+        missing, unexpected = grown.load_state_dict(self.state_dict(), strict=False)
+        if unexpected or any(not name.endswith(".grain") and not name.startswith("joins.")
+                             for name in missing):
+            raise ValueError(f"cannot grow this painter into {config}")
+        return grown.train(self.training)
 
     def field(self, like: torch.Tensor) -> torch.Tensor:
         """The grain: fresh noise per image while training (so no one pattern is learned by heart);
@@ -135,12 +157,18 @@ class Generator(nn.Module):
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         style = self.style_vector(weights)
+        skipped = []
         for layer in self.encoder:
             x = layer(x, style)
+            skipped.append(x)
         for block in self.body:
             x = block(x, style)
-        for layer in self.decoder:
+        if self.config["skips"]:
+            x = binomial_blur(x)
+        for i, layer in enumerate(self.decoder):
             x = self.upsample(x)
+            if self.config["skips"]:
+                x = x + self.joins[i](skipped[-2 - i])
             x = layer(x, style, self.field(x) if self.config["grain"] else None)
         x = self.upsample(x)
         return torch.tanh(self.out(x))

@@ -58,7 +58,7 @@ def test_grain_starts_at_zero_and_is_fixed_when_painting(generator: Generator, p
     painting is reproducible (one fixed field) while training draws fresh grain every time."""
     plain = Generator(generator.styles, **{**generator.config, "grain": False}).eval()
     plain.load_state_dict({k: v for k, v in generator.state_dict().items() if not k.endswith(".grain")})
-    grainy = plain.with_grain()
+    grainy = plain.grown(grain=True)
     weights = generator.one_hot(["watercolor"])
     with torch.inference_mode():
         assert torch.equal(grainy(photo, weights), plain(photo, weights))
@@ -84,6 +84,34 @@ def test_upsampling_is_part_of_the_architecture(generator: Generator, photo: tor
     with torch.inference_mode():
         a, b = generator(photo, weights), twin(photo, weights)
     assert a.shape == b.shape and 1e-3 < (a - b).abs().mean() < 0.2
+
+
+def test_skips_keep_any_grid_checkerboard_from_the_body(generator: Generator, photo: torch.Tensor) -> None:
+    """With skips, a checkerboard on the 1/8 grid written into the body's output (the diamond
+    lattice) cannot reach the portrait, while the encoder's detail can: its joins start at zero and,
+    once trained, carry it. Without skips the same checkerboard shows."""
+    weights = generator.one_hot(["oil"])
+    plain = generator.grown(skips=False).eval()
+    skipped = generator.grown(skips=True).eval()
+    with pytest.raises(ValueError, match="grow"):
+        skipped.grown(skips=False)
+    cells = photo.shape[-1] // 8
+    board = torch.tensor([(-1.0) ** (i + j) for i in range(cells) for j in range(cells)])
+
+    def stamp(module: torch.nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
+        return output + 0.5 * board.reshape(1, 1, cells, cells)
+
+    with torch.inference_mode():
+        for painter, shows in ((plain, True), (skipped, False)):
+            before = painter(photo, weights)
+            hook = painter.body[-1].register_forward_hook(stamp)
+            after = painter(photo, weights)
+            hook.remove()
+            assert ((after - before).abs().mean() > 1e-2) == shows, painter.config
+        bare = skipped(photo, weights)
+        for join in skipped.joins:
+            join.weight.normal_(std=0.05)
+        assert (skipped(photo, weights) - bare).abs().mean() > 1e-3
 
 
 def test_resolution_independent(generator: Generator, photo: torch.Tensor) -> None:

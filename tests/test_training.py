@@ -73,17 +73,18 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
     moved = {str(cache): str(fresh), vgg_path: str(trunk)}
     elsewhere = [moved.get(arg, arg) for arg in common]
     minutes = read_metadata(out)["info"]["cpu_minutes"]
-    # ...and rebuild its decoder on bilinear upsampling, held to the painter it was
+    # ...and rebuild its decoder on bilinear upsampling with skips, held to the painter it was
     held = tmp_path / "held.safetensors"
     held.write_bytes(out.read_bytes())
     train.main([*elsewhere, "--steps", "4", "--init", str(out), "--warmup", "10", "--grain",
-                "--upsample", "bilinear", "--anchor", str(held)])
+                "--upsample", "bilinear", "--skips", "--anchor", str(held)])
     info = read_metadata(out)["info"]
     assert info["steps"] == 4 and info["cpu_minutes"] >= minutes and "gpu_minutes" not in info
-    assert load_generator(out).config["grain"] and load_generator(out).config["upsample"] == "bilinear"
+    config = load_generator(out).config
+    assert config["grain"] and config["skips"] and config["upsample"] == "bilinear"
     rows = (fresh / "train_log.csv").read_text().splitlines()
     assert float(rows[-1].split(",")[rows[0].split(",").index("anchor")]) > 0
-    with pytest.raises(ValueError, match="with --grain"):  # its state needs the same flag to resume
+    with pytest.raises(ValueError, match="--grain / --skips"):  # its state needs the same flag to resume
         train.main([*elsewhere, "--steps", "5", "--resume"])
     assert len(rows) == 2  # one new step, from step 3
     state = torch.load(fresh / "train_state.pt", weights_only=False)
@@ -324,7 +325,7 @@ def test_blend_lies_on_the_line_between_two_painters(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="same architecture"):
         blend.blend(Generator(STYLES, 8, 1), Generator(STYLES, 8, 2), 0.5)
     # a painter that learned grain blends with its grainless ancestor: half its grain strength
-    grainy = late.with_grain()
+    grainy = late.grown(grain=True)
     with torch.no_grad():
         grainy.decoder[0].grain.fill_(2.0)
     mixed = blend.blend(early, grainy, 0.5)

@@ -23,9 +23,9 @@ def blend(early: Generator, late: Generator, amount: float) -> Generator:
     """``early + amount · (late − early)`` for every weight; the two must share architecture and styles
     (a painter without grain counts as one with zero grain)."""
     if late.config["grain"] and not early.config["grain"]:
-        early = early.with_grain()
+        early = early.grown(grain=True)
     if early.config["grain"] and not late.config["grain"]:
-        late = late.with_grain()
+        late = late.grown(grain=True)
     if early.config != late.config or list(early.styles) != list(late.styles):
         raise ValueError("only generators of the same architecture and styles can be blended")
     start, end = early.state_dict(), late.state_dict()

@@ -281,6 +281,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--upsample", choices=("nearest", "bilinear"), default="nearest",
                    help="the decoder's upsampling; bilinear leaves no 1/8 cells to stamp a lattice on "
                         "(README, phase 11)")
+    p.add_argument("--skips", action="store_true",
+                   help="low-pass the body's output and bring detail from the encoder instead "
+                        "(model.py): no lattice can leave the 1/8 grid; with --init the joins start at zero")
     p.add_argument("--anchor", type=Path,
                    help="a weights file whose portraits, blurred, this painter is held to (see "
                         "--anchor-weight): rebuilding a trained painter keeps its sitters")
@@ -311,7 +314,8 @@ def main(argv: list[str] | None = None) -> None:
     held = data.prepare(args.faces, args.paintings, args.cache, "eval")
     device = args.device
     features = vgg.load(args.vgg).to(device)
-    generator = Generator(STYLES, args.width, args.blocks, grain=args.grain, upsample=args.upsample)
+    generator = Generator(STYLES, args.width, args.blocks, grain=args.grain, upsample=args.upsample,
+                          skips=args.skips)
     generator = generator.to(device)
     anchor = load_generator(args.anchor).to(device) if args.anchor else None
     # the grain strengths start at zero and must reach the scale of the decoder's features (≈1–10);
@@ -332,9 +336,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.resume and state_path.exists():
         state = torch.load(state_path, weights_only=False, map_location="cpu")
         if set(state["generator"]) != set(generator.state_dict()):
-            flag = "without" if args.grain else "with"
-            raise ValueError(f"{state_path} was trained {flag} --grain: pass the same flag, or carry on "
-                             "from its exported weights with --init")
+            raise ValueError(f"{state_path} was trained with other --grain / --skips flags: pass the "
+                             "same, or carry on from its exported weights with --init")
         generator.load_state_dict(state["generator"])
         optimiser.load_state_dict(state["optimiser"])
         for group in optimiser.param_groups[1:]:  # the command line wins over the saved grain step size
@@ -350,11 +353,11 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_rng_state(state["torch_rng"])
         saved_average = state.get("average")
     elif args.init:
-        painter = load_generator(args.init)
-        if args.grain and not painter.config["grain"]:
-            painter = painter.with_grain()
-        if {**painter.config, "upsample": args.upsample} != generator.config:
-            raise ValueError(f"{args.init} is not this architecture (only grain and upsampling may be new)")
+        # grain, skips and upsampling may be new; the rest must match
+        painter = load_generator(args.init).grown(grain=args.grain, upsample=args.upsample,
+                                                  skips=args.skips)
+        if painter.config != generator.config:
+            raise ValueError(f"{args.init} is not this architecture ({painter.config})")
         generator.load_state_dict(painter.float().state_dict())
         info = read_metadata(args.init).get("info", {})
         spent = {key: float(info.get(key, 0.0)) for key in spent}
