@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -223,6 +224,27 @@ def test_lattice_metric_sees_a_stamped_motif_not_noise(astronaut) -> None:
     assert abs(metrics.lattice(as_image(noisy)) - plain) < 0.005
 
 
+def test_grid_lock_sees_a_motif_that_stays_with_the_grid(astronaut) -> None:
+    """A "painter" that stamps a motif repeating every 32 pixels (four cells, beyond the offsets
+    ``lattice`` tests) stays put when the photo moves 4 pixels but not 32: far above 1. Blurring
+    the photo and adding a grain fixed in the frame moves with the photo alike under both: ≈1."""
+    photo = np.asarray(astronaut)[:256, 128:384]
+    cells = np.arange(photo.shape[0])
+    rings = np.cos(2 * np.pi * np.hypot(cells[:, None] % 32 - 16, cells[None] % 32 - 16) / 8)
+    grain = np.random.default_rng(0).normal(0, 4, photo.shape)
+
+    def painter(motif: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        def paint(image: np.ndarray) -> np.ndarray:
+            smooth = np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(2)), float)
+            return np.clip(smooth + grain + motif[..., None], 0, 255).astype(np.uint8)
+        return paint
+
+    for motif, low, high in ((6 * rings, 1.5, np.inf), (0 * rings, 0.8, 1.25)):
+        paint = painter(motif)
+        lock = metrics.grid_lock(paint, [photo], [paint(photo)], margin=24)
+        assert low < lock < high, lock
+
+
 def test_local_lattice_sees_a_motif_in_a_smooth_ground(astronaut) -> None:
     """A motif of 3 grey levels stamped only in a smooth ground above the sitter (where the painters'
     lattice shows) hardly moves the whole-image measure, whose detail is mostly the sitter's; tile
@@ -280,7 +302,7 @@ def test_evaluation_writes_metrics_and_a_contact_sheet(tiny: tuple[Path, Path], 
                    "--vgg", vgg_path, "--limit", "0", "--size", "256", "--all"])
     result = json.loads((tmp_path / "metrics.json").read_text())
     for key in ("redetect_rate", "landmark_drift", "identity", "style_judge", "pixel_judge", "lattice",
-                "lattice_local"):
+                "lattice_local", "grid_lock"):
         assert set(result[key]) == set(STYLES), key
     assert -1 < result["lattice_photo"] < 1 and -1 < result["lattice_local_photo"] < 1
     for style in STYLES:
@@ -289,6 +311,7 @@ def test_evaluation_writes_metrics_and_a_contact_sheet(tiny: tuple[Path, Path], 
         assert 0 <= result["style_judge"][style] <= 1
         assert 0 <= result["pixel_judge"][style] <= 1
         assert sum(result["pixel_judge_calls"][style].values()) == pytest.approx(1)
+        assert result["grid_lock"][style] > 0
     assert result["faces"] == 5 and result["precision"] == "fp32"  # the same on every CPU
     assert (tmp_path / "contact_sheet.png").stat().st_size > 10_000
 

@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> None:
             # what the judge took each style's portraits for
             result[f"{name}_calls"] = {s: {c: round(calls.count(c) / len(calls), 4) for c in classes}
                                        for s, calls in by_style.items()}
+    result["grid_lock"] = {s: round(metrics.grid_lock(lambda photo, s=s: painter.paint(photo, s),
+                                                      photos, portraits[s]), 4) for s in styles}
     photo_grids = [metrics.lattices(photo) for photo in photos]
     for key in photo_grids[0]:
         result[f"{key}_photo"] = mean([grid[key] for grid in photo_grids])

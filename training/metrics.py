@@ -14,11 +14,14 @@ apart from training).
   decoder's 8-pixel grid (the diamond lattice); ``lattice_local`` the same in 32² tiles, averaged,
   so that smooth grounds, where the lattice shows, count as much as a face's edges;
   ``lattice_photo`` and ``lattice_local_photo`` are the photos' own, for scale.
+* ``grid_lock``: how much more a portrait changes when its photo moves off the 8-pixel grid than
+  when it moves by whole cells (1: brushwork moves with the sitter; a lattice stays put).
 """
 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +166,35 @@ def lattice(image: np.ndarray, window: int | None = None) -> float:
 def lattices(image: np.ndarray) -> dict[str, float]:
     """``lattice`` over the whole image and ``lattice_local`` tile by tile."""
     return {"lattice": lattice(image), "lattice_local": lattice(image, LATTICE_WINDOW)}
+
+
+#: Moves of the photo off the decoder's 8-pixel grid, and one by whole cells (four of them).
+OFF_GRID_MOVES = ((4, 4), (0, 4))
+ON_GRID_MOVE = (32, 32)
+
+
+def grid_lock(paint: Callable[[np.ndarray], np.ndarray], photos: list[np.ndarray],
+              portraits: list[np.ndarray], margin: int = 40) -> float:
+    """How much more the portraits change when their photos move off the 8-pixel grid than when they
+    move by whole cells, as a ratio of mean squared changes (StyleGAN3's translation equivariance).
+
+    A painter's brushwork moves with the sitter however far the sitter moves: 1. A motif stamped
+    into the decoder's cells stays with the grid whatever multiple of the cell it repeats at (the
+    lattice's diamonds, and the larger rings that the four offsets of ``lattice`` do not test), so
+    moving the photo off the grid changes the portrait more. ``paint`` maps a photo to its portrait
+    (the same size); a moved photo wraps around, so portraits are moved back and compared away from
+    the borders. The grain, fixed in the frame, changes alike under both moves.
+    """
+    def change(moves: tuple[tuple[int, int], ...]) -> float:
+        total = 0.0
+        for photo, portrait in zip(photos, portraits, strict=True):
+            for move in moves:
+                moved = paint(np.roll(photo, move, (0, 1)))
+                back = np.roll(moved, (-move[0], -move[1]), (0, 1)).astype(np.float64)
+                total += np.mean((back - portrait)[margin:-margin, margin:-margin] ** 2) / len(moves)
+        return total
+
+    return change(OFF_GRID_MOVES) / max(change((ON_GRID_MOVE,)), 1e-12)
 
 
 def score_portraits(detector: FaceDetector, identity: IdentityModel | None, aligned: np.ndarray,
