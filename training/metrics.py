@@ -168,8 +168,9 @@ def lattices(image: np.ndarray) -> dict[str, float]:
     return {"lattice": lattice(image), "lattice_local": lattice(image, LATTICE_WINDOW)}
 
 
-#: Moves of the photo off the decoder's 8-pixel grid, and one by whole cells (four of them).
-OFF_GRID_MOVES = ((4, 4), (0, 4))
+#: Moves of the photo off the decoder's 8-pixel grid (half a cell; and off the 2- and 4-pixel grids
+#: of the encoder's strides too), and one by whole cells (four of them).
+OFF_GRID_MOVES = ((4, 4), (3, 5))
 ON_GRID_MOVE = (32, 32)
 
 
