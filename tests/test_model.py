@@ -91,15 +91,16 @@ def test_skips_keep_any_grid_checkerboard_from_the_body(generator: Generator, ph
     lattice) cannot reach the portrait, while the encoder's detail can: its joins start at zero and,
     once trained, carry it. Without skips the same checkerboard shows."""
     weights = generator.one_hot(["oil"])
-    plain = generator.grown(skips=False).eval()
-    skipped = generator.grown(skips=True).eval()
+    plain = Generator(generator.styles, **{**generator.config, "skips": False}).eval()
+    plain.load_state_dict({k: v for k, v in generator.state_dict().items() if not k.startswith("joins.")})
+    skipped = plain.grown(skips=True).eval()
     with pytest.raises(ValueError, match="grow"):
         skipped.grown(skips=False)
     cells = photo.shape[-1] // 8
     board = torch.tensor([(-1.0) ** (i + j) for i in range(cells) for j in range(cells)])
 
     def stamp(module: torch.nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
-        return output + 0.5 * board.reshape(1, 1, cells, cells)
+        return output + 2 * output.std() * board.reshape(1, 1, cells, cells)
 
     with torch.inference_mode():
         for painter, shows in ((plain, True), (skipped, False)):
@@ -107,7 +108,8 @@ def test_skips_keep_any_grid_checkerboard_from_the_body(generator: Generator, ph
             hook = painter.body[-1].register_forward_hook(stamp)
             after = painter(photo, weights)
             hook.remove()
-            assert ((after - before).abs().mean() > 1e-2) == shows, painter.config
+            change = (after - before).abs().mean()
+            assert change > 1e-3 if shows else change < 1e-5, (painter.config, change)
         bare = skipped(photo, weights)
         for join in skipped.joins:
             join.weight.normal_(std=0.05)
