@@ -21,6 +21,9 @@ options weigh a term per style (phases 8–10). ``--upsample bilinear --anchor P
 trained painter's decoder on bilinear upsampling while its blurred portraits are held to the old
 painter's (phase 11). ``--lattice`` (with ``--lattice-window``) trains against the evaluation's
 lattice measure, and ``--anywhere`` shows the terms the grounds around the sitter (phase 12).
+``--skips`` (with ``--upsample bilinear``, ``--init`` and ``--anchor``) rebuilds it on a decoder
+that low-passes the body's output and takes its detail from the encoder: no lattice can leave the
+1/8 grid (phase 13, the shipped painter).
 Each image in a batch gets a random style, so one network learns all styles.
 Resumable state (generator, optimiser, step, RNG) lives in ``--cache``, outside the repository;
 fp16 weights for the app are exported to ``--out`` at every save.
