@@ -23,6 +23,15 @@ def photo(painter, astronaut) -> torch.Tensor:
     return torch.from_numpy(aligned).permute(2, 0, 1)[None].float() / 127.5 - 1
 
 
+def without(generator: Generator, part: str) -> Generator:
+    """The same painter with one optional part (``grain``, ``skips``) switched off and its weights
+    left out: the ancestor a painter was grown from (``Generator.grown`` refuses to drop parts)."""
+    plain = Generator(generator.styles, **{**generator.config, part: False}).eval()
+    kept = plain.state_dict()
+    plain.load_state_dict({k: v for k, v in generator.state_dict().items() if k in kept})
+    return plain
+
+
 def test_weights_are_trained_fp16_with_provenance() -> None:
     meta = read_metadata()
     assert meta["styles"] == list(STYLES)
@@ -56,8 +65,7 @@ def test_deterministic(generator: Generator, photo: torch.Tensor) -> None:
 def test_grain_starts_at_zero_and_is_fixed_when_painting(generator: Generator, photo: torch.Tensor) -> None:
     """Noise inputs added to a trained painter change nothing until trained; once trained, the
     painting is reproducible (one fixed field) while training draws fresh grain every time."""
-    plain = Generator(generator.styles, **{**generator.config, "grain": False}).eval()
-    plain.load_state_dict({k: v for k, v in generator.state_dict().items() if not k.endswith(".grain")})
+    plain = without(generator, "grain")
     grainy = plain.grown(grain=True)
     weights = generator.one_hot(["watercolor"])
     with torch.inference_mode():
@@ -91,8 +99,7 @@ def test_skips_keep_any_grid_checkerboard_from_the_body(generator: Generator, ph
     lattice) cannot reach the portrait, while the encoder's detail can: its joins start at zero and,
     once trained, carry it. Without skips the same checkerboard shows."""
     weights = generator.one_hot(["oil"])
-    plain = Generator(generator.styles, **{**generator.config, "skips": False}).eval()
-    plain.load_state_dict({k: v for k, v in generator.state_dict().items() if not k.startswith("joins.")})
+    plain = without(generator, "skips")
     skipped = plain.grown(skips=True).eval()
     with pytest.raises(ValueError, match="grow"):
         skipped.grown(skips=False)
