@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageFilter
+from skimage.color import lab2rgb, rgb2lab
 
+from portrait.align import portrait_template
+from portrait.detect import Face
 from portrait.model import Generator
 from portrait.pipeline import bf16_supported
 from portrait.styles import STYLES, WEIGHTS, load_generator, read_metadata, save_generator
 from tests import tiny_data
-from training import blend, compare, data, evaluate, fetch_vgg, losses, metrics, train, vgg
+from training import blend, compare, data, evaluate, fetch_vgg, groups, losses, metrics, train, vgg
 
 
 @pytest.fixture(scope="module")
@@ -354,3 +359,148 @@ def test_blend_lies_on_the_line_between_two_painters(tmp_path: Path) -> None:
     mixed = blend.blend(early, grainy, 0.5)
     assert mixed.config["grain"] and torch.allclose(mixed.decoder[0].grain, torch.ones(1))
     assert blend.blend(grainy, Generator(STYLES, 8, 1), 0.5).config["grain"]  # either end may lack it
+
+
+def skin_frame(skin: tuple[int, int, int], size: int = 256) -> tuple[np.ndarray, np.ndarray, Face]:
+    """A "sitter" drawn on the app's five template landmarks: a face oval of one sRGB colour on a
+    green ground, with dark eyes, nostrils and mouth, the parts a skin-tone patch must miss.
+    Returns the frame, the mask of those dark parts and the face."""
+    points = portrait_template(size)
+    left_eye, right_eye, nose, left_mouth, right_mouth = points
+    eyes = np.linalg.norm(right_eye - left_eye)
+    ys, xs = np.mgrid[:size, :size] + 0.5
+
+    def near(centre: np.ndarray, across: float, down: float) -> np.ndarray:
+        return ((xs - centre[0]) / across) ** 2 + ((ys - centre[1]) / down) ** 2 <= 1
+
+    frame = np.empty((size, size, 3), np.uint8)
+    frame[:] = (40, 160, 60)
+    frame[near(nose, eyes, 1.5 * eyes)] = skin
+    dark = near(left_eye, 0.25 * eyes, 0.12 * eyes) | near(right_eye, 0.25 * eyes, 0.12 * eyes)
+    dark |= near(nose + [-0.12 * eyes, 0.05 * eyes], 0.07 * eyes, 0.05 * eyes)
+    dark |= near(nose + [0.12 * eyes, 0.05 * eyes], 0.07 * eyes, 0.05 * eyes)
+    dark |= near((left_mouth + right_mouth) / 2, 0.6 * (right_mouth[0] - left_mouth[0]), 0.12 * eyes)
+    frame[dark] = (40, 20, 25)
+    box = np.array([nose[0] - eyes, left_eye[1] - eyes, nose[0] + eyes, right_mouth[1] + 0.6 * eyes])
+    return frame, dark, Face(box=box, landmarks=points, score=1.0)
+
+
+@pytest.mark.parametrize(("skin", "lightness", "ita"), [((224, 180, 150), 76.49, 51.14),
+                                                       ((120, 78, 56), 37.35, -32.03)])
+def test_skin_patch_reads_the_cheeks_colour(skin: tuple[int, int, int], lightness: float, ita: float) -> None:
+    """A light and a dark skin (CIE L* and ITA° from the sRGB / D65 formulas) are read to within a
+    unit, and the patch takes no pixel of the eyes, nostrils or mouth, nor of the ground."""
+    frame, dark, face = skin_frame(skin)
+    patch = metrics.skin_patch(face, frame.shape)
+    assert patch.sum() > 0.005 * patch.size and not (patch & dark).any()  # ~600 pixels of 256²
+    assert (frame[patch] == skin).all()
+    measured = metrics.skin_patch_lab(frame, face)
+    assert measured == pytest.approx((lightness, ita), abs=1)
+
+
+def test_skin_patch_sees_a_portrait_darken_the_sitter() -> None:
+    """A portrait 10 L* darker everywhere (its colour otherwise kept) reads 10 darker, with the ITA
+    of that darker skin; the portrait is read at the photo's landmarks, as evaluate reads it."""
+    frame, _, face = skin_frame((224, 180, 150))
+    lab = rgb2lab(frame)
+    lab[..., 0] -= 10
+    darker = (lab2rgb(lab) * 255).round().astype(np.uint8)
+    (photo_l, _), (portrait_l, portrait_ita) = (metrics.skin_patch_lab(x, face) for x in (frame, darker))
+    assert portrait_l - photo_l == pytest.approx(-10, abs=1)
+    assert portrait_ita == pytest.approx(np.degrees(np.arctan((76.49 - 10 - 50) / 21.35)), abs=1)
+
+
+def test_skin_tone_report_spreads_over_groups_large_enough() -> None:
+    """Shifts of +2 (group a) and +10 (b) make a spread of 8; group c's +30 is reported but, with
+    two faces, left out of the spread; a face without a group counts in the correlation only."""
+    rows = [(f"a{i}.jpg", 60 + 2 * i, 40.0, 62 + 2 * i, 41.0) for i in range(4)]
+    rows += [(f"b{i}.jpg", 30 + 2 * i, -20.0, 40 + 2 * i, -10.0) for i in range(4)]
+    rows += [(f"c{i}.jpg", 45 + 2 * i, 0.0, 75 + 2 * i, 60.0) for i in range(2)]
+    rows += [("loner.jpg", 50.0, 5.0, 50.0, 5.0)]
+    groups = {name: name[0] for name, *_ in rows if name != "loner.jpg"}
+    report = metrics.skin_tone_report(groups, rows)
+    assert report["groups"]["a"] == {"n": 4, "photo_L": 63, "portrait_L": 65, "photo_ITA": 40,
+                                     "portrait_ITA": 41, "L_shift": 2}
+    assert report["groups"]["c"]["L_shift"] == 30 and report["groups"]["b"]["n"] == 4
+    assert report["skin_L_shift_spread"] == 8
+    photo, portrait = np.array([row[1] for row in rows]), np.array([row[3] for row in rows])
+    assert report["skin_L_corr"] == pytest.approx(np.corrcoef(photo, portrait)[0, 1], abs=1e-4)
+    assert report["skin_L_shift"] == pytest.approx((portrait - photo).mean(), abs=0.01)
+    alone = metrics.skin_tone_report({}, rows)
+    assert alone["groups"] == {} and np.isnan(alone["skin_L_shift_spread"])
+
+
+def test_evaluation_by_groups_paints_only_the_listed_faces(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    faces, _ = tiny
+    listed = {"utk_00001.jpg": "a", "aaf_00002.jpg": "a", "gdf_00003.jpg": "b", "pkg_00004.jpg": "b"}
+    groups = tmp_path / "groups.tsv"
+    groups.write_text("file\tgroup\n" + "".join(f"{name}\t{group}\n" for name, group in listed.items()))
+    out = tmp_path / "eval"
+    evaluate.main(["--faces", str(faces), "--out", str(out), "--groups", str(groups), "--limit", "0",
+                   "--size", "256", "--all", "--no-identity"])
+    result = json.loads((out / "metrics.json").read_text())
+    assert result["faces"] == 4  # fmd_00005.jpg is not listed
+    for key in ("skin_L_shift_spread", "skin_L_corr", "skin_L_shift", "skin_groups"):
+        assert set(result[key]) == set(STYLES), key
+    for style in STYLES:
+        assert set(result["skin_groups"][style]) == {"a", "b"}
+        assert result["skin_groups"][style]["a"]["n"] == 2
+        assert np.isnan(result["skin_L_shift_spread"][style])  # no group has 4 faces
+        assert -1 <= result["skin_L_corr"][style] <= 1
+    rows = (out / "skin.tsv").read_text().splitlines()
+    assert rows[0].startswith("file\tgroup\tstyle") and len(rows) == 1 + 4 * len(STYLES)
+
+
+def test_evaluation_of_the_master_painter_shows_the_masters(tiny: tuple[Path, Path], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``--painter masters`` the sheet shows, per style, today's generator, the master painter
+    and the master; the master painter's portraits are scored, and credits.json names the masters.
+    A stand-in for ``portrait.masters`` paints each style a little darker."""
+    class Masters:
+        styles = ["oil", "ink"]
+
+        def __init__(self, detector, seed: int = 0) -> None:
+            self.detector = detector
+
+        def paint(self, aligned: np.ndarray, style: str) -> SimpleNamespace:
+            master = SimpleNamespace(image=np.full((300, 200, 3), 90, np.uint8),
+                                     credit=f"{style}, after Nobody")
+            return SimpleNamespace(painted=(aligned * 0.8).astype(np.uint8), master=master)
+
+    monkeypatch.setitem(sys.modules, "portrait.masters", SimpleNamespace(MasterPainter=Masters))
+    faces, _ = tiny
+    evaluate.main(["--faces", str(faces), "--out", str(tmp_path), "--painter", "masters", "--limit", "2",
+                   "--size", "256", "--all", "--no-identity"])
+    result = json.loads((tmp_path / "metrics.json").read_text())
+    assert result["painter"] == "masters" and result["grid_lock"] == {"oil": None, "ink": None}
+    assert set(result["skin_L_shift"]) == {"oil", "ink"} and "skin_groups" not in result
+    assert all(shift < -5 for shift in result["skin_L_shift"].values())  # the stand-in's, not the generator's
+    credits = json.loads((tmp_path / "credits.json").read_text())
+    assert len(credits) == 2 and all(c == {"oil": "oil, after Nobody", "ink": "ink, after Nobody"}
+                                     for c in credits.values())
+    with Image.open(tmp_path / "contact_sheet.png") as sheet:  # photo + 2 styles × 3 columns, two faces
+        assert sheet.size == (7 * evaluate.THUMB, 2 * evaluate.THUMB)
+
+
+def test_groups_balance_held_out_utkface_sitters_by_gender_and_age(tmp_path: Path) -> None:
+    """From a manifest of UTKFace-named rows: held-out adults only, "Others" and unreadable names
+    left out, each group half women and half men, or filled from the men where women run short."""
+    lines = ["file\tsource\tdataset_if_known\tlicence_note"]
+    for i in range(2000):
+        age, gender, race = 10 + i % 70, i % 2, i % 5
+        if race == 1 and gender == 1 and i % 13:  # two held-out Black women: men fill the rest
+            continue
+        lines.append(f"utk_{i:05d}.jpg\towner/repo@abc:data/images/{age}_{gender}_{race}_2017.jpg.chip.jpg\tUTKFace\tx")
+    lines.append("utk_99999.jpg\towner/repo@abc:data/images/61_1_20170109.jpg.chip.jpg\tUTKFace\tx")
+    (tmp_path / "MANIFEST.tsv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "notes" / "groups.tsv"
+    groups.main(["--faces", str(tmp_path), "--out", str(out), "--per-group", "6"])
+    chosen = evaluate.read_groups(out)
+    sources = {line.split("\t")[0]: line.split("/")[-1] for line in lines[1:]}
+    labels = {name: [int(v) for v in sources[name].split("_")[:3]] for name in chosen}
+    assert sorted(set(chosen.values())) == ["Asian", "Black", "Indian", "White"]
+    assert all(data.held_out(name) and 18 <= labels[name][0] <= 70 for name in chosen)
+    for group in ("White", "Asian", "Indian"):
+        assert sorted(labels[n][1] for n, g in chosen.items() if g == group) == [0, 0, 0, 1, 1, 1]
+    black = [labels[n][1] for n, g in chosen.items() if g == "Black"]
+    assert len(black) == 6 and black.count(1) == 2

@@ -9,13 +9,23 @@ faces on either side of a threshold should not change with the CPU it ran on. Wh
 has a MANIFEST.tsv (the shared data set) only its held-out part is used. ``style_judge`` needs
 ``--paintings`` and ``--vgg``, ``pixel_judge`` only ``--paintings``: the judges are trained on the
 *held-out* paintings and photos only, so they have never seen an image the generator trained on.
+
+``--groups FILE`` (TSV, header ``file<TAB>group``; ``python -m training.groups`` writes a balanced
+one) evaluates only the faces it lists and reports skin tone per group: whether a painter lightens
+or darkens some sitters more than others. ``--painter masters`` scores the painter after real
+masters (``portrait.masters``) instead; its contact sheet shows, per style, today's generator,
+the master painter and the master it painted after, and ``credits.json`` names those masters.
+``skin.tsv`` keeps every face's photo and portrait L* and ITA° behind the groups' medians.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +44,62 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 THUMB = 192
 
 
-def face_files(folder: Path, limit: int, everything: bool) -> list[Path]:
-    """Photos to paint: the held-out part when the folder is a manifest'ed data set."""
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+def face_files(folder: Path, limit: int, everything: bool,
+               listed: Collection[str] | None = None) -> list[Path]:
+    """Photos to paint: the held-out part when the folder is a manifest'ed data set, and of those
+    only the ``listed`` file names when given (a set balanced by group)."""
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+                   and (listed is None or p.name in listed))
     if (folder / "MANIFEST.tsv").exists() and not everything:
         files = [p for p in files if data.held_out(p.name)]
     step = max(1, len(files) // limit) if limit else 1
     return files[::step][:limit] if limit else files
+
+
+def read_groups(path: Path) -> dict[str, str]:
+    """file name → group label, from a TSV with the header ``file<TAB>group``."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        if not {"file", "group"} <= set(reader.fieldnames or ()):
+            raise SystemExit(f"{path}: the header must be file<TAB>group")
+        return {row["file"]: row["group"] for row in reader}
+
+
+@dataclass
+class Painted:
+    """One face painted in one style: the portrait the metrics score, and the contact sheet's
+    columns for it (after the photo)."""
+
+    portrait: np.ndarray
+    columns: list[np.ndarray]
+    credit: str | None = None  #: the master painted after, where there is one
+
+
+PaintFn = Callable[[np.ndarray, str], Painted]
+
+
+def generator_painter(painter: Painter) -> tuple[list[str], PaintFn]:
+    """Today's generator: its portraits are scored and shown."""
+    def paint(aligned: np.ndarray, style: str) -> Painted:
+        painted = painter.paint(aligned, style)
+        return Painted(painted, [painted])
+
+    return painter.styles, paint
+
+
+def master_painter(painter: Painter) -> tuple[list[str], PaintFn]:
+    """The painter after real masters: its portraits are scored; the sheet shows today's generator
+    beside them and the master each was painted after, so the three can be judged side by side."""
+    from portrait.masters import MasterPainter  # only this branch needs it (and its library)
+
+    masters = MasterPainter(painter.detector, seed=0)
+
+    def paint(aligned: np.ndarray, style: str) -> Painted:
+        painting = masters.paint(aligned, style)
+        return Painted(painting.painted, [painter.paint(aligned, style), painting.painted,
+                                          painting.master.image], painting.master.credit)
+
+    return masters.styles, paint
 
 
 def held_out_paintings(folder: Path, style: str, everything: bool) -> list[np.ndarray]:
@@ -86,6 +145,18 @@ def mean(values: list[float]) -> float:
     return round(float(np.mean(values)), 4) if values else float("nan")
 
 
+def skin_table(style: str, report: dict) -> str:
+    """One style's skin tone per group (``metrics.skin_tone_report``), as a table to read."""
+    lines = [f"\nskin tone, {style}: L* shift {report['skin_L_shift']:+.1f} (all), spread "
+             f"{report['skin_L_shift_spread']:.1f}, L* corr {report['skin_L_corr']:.3f}",
+             f"{'group':<12}{'n':>4}{'photo L*':>10}{'portrait L*':>13}{'L* shift':>10}"
+             f"{'photo ITA':>11}{'portrait ITA':>14}"]
+    for group, g in report["groups"].items():
+        lines.append(f"{group:<12}{g['n']:>4}{g['photo_L']:>10.1f}{g['portrait_L']:>13.1f}{g['L_shift']:>+10.1f}"
+                     f"{g['photo_ITA']:>11.1f}{g['portrait_ITA']:>14.1f}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--faces", type=Path, required=True)
@@ -98,6 +169,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                    help="the painter's precision (the app picks the faster on each CPU)")
     p.add_argument("--rows", type=int, default=8, help="faces on the contact sheet")
+    p.add_argument("--painter", choices=("generator", "masters"), default="generator",
+                   help="what to score: today's generator, or the painter after real masters")
+    p.add_argument("--groups", type=Path,
+                   help="TSV file<TAB>group: evaluate only these faces, skin tone per group")
     p.add_argument("--no-identity", action="store_true", help="skip dlib (not installed)")
     p.add_argument("--all", action="store_true",
                    help="use every photo and painting, not only the held-out part (for folders "
@@ -107,11 +182,14 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(0)
     torch.manual_seed(0)  # the judges' classifiers start from the same weights on every run
     painter = Painter(args.weights, size=args.size, threads=2, bf16=args.precision == "bf16")
-    styles = painter.styles
+    styles, paint = (generator_painter if args.painter == "generator" else master_painter)(painter)
+    groups = read_groups(args.groups) if args.groups else None
     identity = None if args.no_identity else metrics.IdentityModel()
     scores: dict[str, dict[str, list[float]]] = {s: {} for s in styles}
     rows, photos, portraits = [], [], {s: [] for s in styles}
-    for path in face_files(args.faces, args.limit, args.all):
+    skin_rows: dict[str, list[tuple[str, float, float, float, float]]] = {s: [] for s in styles}
+    credits: dict[str, dict[str, str]] = {}
+    for path in face_files(args.faces, args.limit, args.all, groups):
         try:
             image = load_image(path)
         except InputError:
@@ -125,13 +203,19 @@ def main(argv: list[str] | None = None) -> None:
             continue
         photo_face = nearest_face(reference, portrait_template(args.size).mean(0))
         row = [square(aligned)]
+        photo_skin = metrics.skin_patch_lab(aligned, photo_face)
         for style in styles:
-            painted = painter.paint(aligned, style)
-            portraits[style].append(painted)
+            painted = paint(aligned, style)
+            portraits[style].append(painted.portrait)
             for key, value in metrics.score_portraits(painter.detector, identity, aligned, photo_face,
-                                                      painted).items():
+                                                      painted.portrait).items():
                 scores[style].setdefault(key, []).append(value)
-            row.append(square(painted))
+            # the portrait's patch is read where the photo's face is: the same pixels of the frame
+            skin_rows[style].append((path.name, *photo_skin, *metrics.skin_patch_lab(painted.portrait,
+                                                                                      photo_face)))
+            if painted.credit is not None:
+                credits.setdefault(path.name, {})[style] = painted.credit
+            row += [square(column) for column in painted.columns]
         photos.append(aligned)
         if len(rows) < args.rows:
             rows.append(row)
@@ -141,10 +225,11 @@ def main(argv: list[str] | None = None) -> None:
     sheet_rows = rows
     if args.paintings:
         paintings = {s: held_out_paintings(args.paintings, s, args.all) for s in styles}
-        strip = [np.full((THUMB, THUMB, 3), 255, np.uint8)]
+        blank = np.full((THUMB, THUMB, 3), 255, np.uint8)
+        per_style = (len(rows[0]) - 1) // len(styles)  # the sheet's columns for each style
         for k in range(3):
-            sheet_rows.append([strip[0], *(square(paintings[s][k]) if len(paintings[s]) > k else strip[0]
-                                           for s in styles)])
+            sheet_rows.append([blank, *(cell for s in styles for cell in (
+                square(paintings[s][k]) if len(paintings[s]) > k else blank, *[blank] * (per_style - 1)))])
         classes = ["photo", *styles]
         judges: dict[str, metrics.LinearJudge] = {"pixel_judge": metrics.PixelJudge(classes)}
         if args.vgg:
@@ -162,17 +247,34 @@ def main(argv: list[str] | None = None) -> None:
             # what the judge took each style's portraits for
             result[f"{name}_calls"] = {s: {c: round(calls.count(c) / len(calls), 4) for c in classes}
                                        for s, calls in by_style.items()}
+    # grid_lock repaints every photo three times more: minutes for the master painter, so not measured
     result["grid_lock"] = {s: round(metrics.grid_lock(lambda photo, s=s: painter.paint(photo, s),
-                                                      photos, portraits[s]), 4) for s in styles}
+                                                      photos, portraits[s]), 4)
+                           if args.painter == "generator" else None for s in styles}
+    skin = {s: metrics.skin_tone_report(groups or {}, skin_rows[s]) for s in styles}
+    keys = ["skin_L_corr", "skin_L_shift"] + (["skin_L_shift_spread"] if groups is not None else [])
+    result.update({key: {s: skin[s][key] for s in styles} for key in keys})
+    if groups is not None:
+        result["skin_groups"] = {s: skin[s]["groups"] for s in styles}
     photo_grids = [metrics.lattices(photo) for photo in photos]
     for key in photo_grids[0]:
         result[f"{key}_photo"] = mean([grid[key] for grid in photo_grids])
     result["faces"] = len(photos)
     result["precision"] = args.precision
     result["weights"] = read_metadata(args.weights).get("info", {})
+    result["painter"] = args.painter
     (args.out / "metrics.json").write_text(json.dumps(result, indent=2))
+    # each face's figures, so that a group's median can be traced back to its sitters
+    lines = ["file\tgroup\tstyle\tphoto_L\tphoto_ITA\tportrait_L\tportrait_ITA"]
+    lines += [f"{name}\t{(groups or {}).get(name, '')}\t{s}\t" + "\t".join(f"{v:.2f}" for v in values)
+              for s in styles for name, *values in skin_rows[s]]
+    (args.out / "skin.tsv").write_text("\n".join(lines) + "\n")
+    if credits:
+        (args.out / "credits.json").write_text(json.dumps(credits, indent=2, ensure_ascii=False))
     grid(sheet_rows).save(args.out / "contact_sheet.png")
     print(json.dumps(result, indent=2))
+    for style in styles:
+        print(skin_table(style, skin[style]))
 
 
 if __name__ == "__main__":

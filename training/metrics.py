@@ -16,6 +16,9 @@ apart from training).
   ``lattice_photo`` and ``lattice_local_photo`` are the photos' own, for scale.
 * ``grid_lock``: how much more a portrait changes when its photo moves off the 8-pixel grid than
   when it moves by whole cells (1: brushwork moves with the sitter; a lattice stays put).
+* ``skin_L_corr``, ``skin_L_shift`` and, per group of sitters, ``skin_L_shift_spread``: whether a
+  portrait keeps the sitter's skin tone, read as CIE L* and ITA° of a cheek-and-nose patch in
+  photo and portrait (a painter that lightens dark skin more than light skin shows as a spread).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from skimage.color import rgb2lab
 
 from portrait.detect import Face, FaceDetector, nearest_face
 from training.losses import lattice_tiles, luminance
@@ -216,3 +220,96 @@ def score_portraits(detector: FaceDetector, identity: IdentityModel | None, alig
         before, after = identity.descriptor(aligned, photo_face), identity.descriptor(portrait, painted)
         result["identity"] = float(np.linalg.norm(before - after) < SAME_PERSON)
     return result
+
+
+#: The cheek-and-nose patch, in face coordinates: ``v`` runs from the eye line (0) to the mouth
+#: line (1); ``s`` runs out from the nose, in units of that side's nose-to-eye distance (the eye
+#: centre is at 1), so a turned face's near and far cheeks are each placed on their own side.
+#: Cheeks: below the lower lid and its shadow, above the nasolabial fold, clear of the nostrils'
+#: wings and short of the jaw. Nose: its bridge, between the inner eye corners and above the tip
+#: (whose highlight and nostril shadows are not skin tone).
+CHEEKS = {"s": (0.45, 1.3), "v": (0.28, 0.58)}
+NOSE_BRIDGE = {"s": (0.0, 0.2), "v": (0.1, 0.38)}
+
+
+def skin_patch(face: Face, shape: tuple[int, ...]) -> np.ndarray:
+    """Boolean H×W mask of the cheek-and-nose patch, placed from the five landmarks alone.
+
+    A patch rather than a skin segmentation: the same pixels of photo and portrait are compared,
+    and no segmenter's own bias about what dark or painted skin looks like enters the measure.
+    """
+    left_eye, right_eye, nose, left_mouth, right_mouth = face.landmarks
+    eyes = (left_eye + right_eye) / 2
+    across = (right_eye - left_eye) / np.linalg.norm(right_eye - left_eye)
+    down = np.array([-across[1], across[0]])
+    height = ((left_mouth + right_mouth) / 2 - eyes) @ down  # eye line to mouth line
+    ys, xs = np.mgrid[: shape[0], : shape[1]]
+    pixels = np.stack([xs, ys], -1) + 0.5
+    v = (pixels - eyes) @ down / height
+    offset = (pixels - nose) @ across
+    reach = np.where(offset < 0, (nose - left_eye) @ across, (right_eye - nose) @ across)
+    s = np.abs(offset) / np.maximum(reach, 1e-6)
+
+    def inside(region: dict[str, tuple[float, float]]) -> np.ndarray:
+        (s0, s1), (v0, v1) = region["s"], region["v"]
+        return (s >= s0) & (s <= s1) & (v >= v0) & (v <= v1)
+
+    return inside(CHEEKS) | inside(NOSE_BRIDGE)
+
+
+def skin_patch_lab(image: np.ndarray, face: Face) -> tuple[float, float]:
+    """Median CIE L* (D65) of the cheek-and-nose patch of an H×W×3 uint8 frame, and its ITA°.
+
+    ITA (Individual Typology Angle, dermatology's skin-tone scale: > 55° very light, < −30° dark)
+    is atan((L* − 50) / b*) of the patch's median L* and b*, as a colorimeter reads one spot.
+    ``arctan2`` gives the same angle for every b* > 0 (all skin) and stays continuous through the
+    greys of an ink portrait, where b* ≈ 0 would flip the plain arctangent from +90° to −90°.
+    Measure a portrait with its *photo's* face, so both are read at the same pixels.
+    """
+    lab = rgb2lab(image[skin_patch(face, image.shape)][None])[0]
+    lightness, yellow = np.median(lab[:, 0]), np.median(lab[:, 2])
+    return float(lightness), float(np.degrees(np.arctan2(lightness - 50, yellow)))
+
+
+#: Groups smaller than this are reported but left out of ``skin_L_shift_spread``: a median of
+#: two or three faces says more about those faces than about their group.
+SPREAD_MIN_FACES = 4
+
+
+def _correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson's r; NaN when either side does not vary (one sitter, or a flat portrait)."""
+    if len(x) < 2 or x.std() == 0 or y.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def skin_tone_report(groups: dict[str, str],
+                     rows: list[tuple[str, float, float, float, float]]) -> dict:
+    """Skin tone kept or shifted, per group of sitters and over all of them.
+
+    ``rows``: (file, photo L*, photo ITA, portrait L*, portrait ITA), one per face; ``groups`` maps
+    files to group labels (faces without one count only in the overall figures). Returns
+    ``groups`` ({group: n, median photo and portrait L* and ITA, mean L* shift}),
+    ``skin_L_shift_spread`` (largest minus smallest group shift, groups of ≥ SPREAD_MIN_FACES;
+    NaN with none), ``skin_L_corr`` (portrait L* against photo L*, all sitters) and
+    ``skin_L_shift`` (the mean shift over all sitters). A painter may lighten or darken every
+    sitter alike (a style's palette); the spread says whether it does so more for some groups.
+    """
+    table = np.array([row[1:] for row in rows], np.float64).reshape(-1, 4)
+    photo_l, photo_ita, portrait_l, portrait_ita = table.T
+    shift = portrait_l - photo_l
+    labels = np.array([groups.get(row[0], "") for row in rows])
+    per_group = {}
+    for group in sorted(set(labels) - {""}):
+        member = labels == group
+        per_group[group] = {"n": int(member.sum()),
+                            **{key: float(np.median(values[member])) for key, values in
+                               (("photo_L", photo_l), ("portrait_L", portrait_l),
+                                ("photo_ITA", photo_ita), ("portrait_ITA", portrait_ita))},
+                            "L_shift": float(shift[member].mean())}
+    shifts = [g["L_shift"] for g in per_group.values() if g["n"] >= SPREAD_MIN_FACES]
+    return {"groups": {group: {key: round(value, 2) for key, value in figures.items()}
+                       for group, figures in per_group.items()},
+            "skin_L_shift_spread": round(max(shifts) - min(shifts), 2) if shifts else float("nan"),
+            "skin_L_corr": round(_correlation(photo_l, portrait_l), 4),
+            "skin_L_shift": round(float(shift.mean()), 2) if len(rows) else float("nan")}
