@@ -87,6 +87,17 @@ def alignment_for(landmarks: np.ndarray, size: int) -> Alignment:
     return Alignment(umeyama(landmarks, portrait_template(size)), size)
 
 
+def coverage(alignment: Alignment, image_size: tuple[int, int]) -> np.ndarray:
+    """Which pixels of the aligned frame show the photo (W×H ``image_size``) rather than the fill
+    around a tight crop: painters must not take that blur for part of the picture."""
+    centres = np.arange(alignment.size) + 0.5
+    xs, ys = np.meshgrid(centres, centres)
+    source = apply(alignment.inverse, np.stack([xs.ravel(), ys.ravel()], axis=1))
+    width, height = image_size
+    inside = (source[:, 0] >= 0) & (source[:, 0] <= width) & (source[:, 1] >= 0) & (source[:, 1] <= height)
+    return inside.reshape(alignment.size, alignment.size)
+
+
 def align_face(image: Image.Image, landmarks: np.ndarray, size: int = 512) -> tuple[np.ndarray, Alignment]:
     """Warp ``image`` so ``landmarks`` sit on the portrait template; returns (H×W×3 uint8, alignment)."""
     alignment = alignment_for(landmarks, size)

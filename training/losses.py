@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from portrait.colour import blurred
 from training.vgg import LAYERS
 
 CONTENT_LAYERS = ("relu3_3", "relu4_3")
@@ -97,17 +98,6 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     """Total variation: discourages isolated noisy pixels."""
     return ((image[..., 1:, :] - image[..., :-1, :]).abs().mean()
             + (image[..., :, 1:] - image[..., :, :-1]).abs().mean())
-
-
-def blurred(image: torch.Tensor, sigma: float) -> torch.Tensor:
-    """A separable Gaussian blur (reflect-padded, ±3σ)."""
-    radius = max(1, round(3 * sigma))
-    taps = torch.exp(-torch.arange(-radius, radius + 1, device=image.device).float().pow(2) / (2 * sigma**2))
-    taps = (taps / taps.sum()).to(image.dtype)
-    c = image.shape[1]
-    image = F.pad(image, (radius,) * 4, mode="reflect")
-    image = F.conv2d(image, taps.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(image, taps.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
 def anchor_loss(out: torch.Tensor, held: torch.Tensor, sigma: float = 3.0) -> torch.Tensor:

@@ -1,0 +1,58 @@
+"""Colour and smoothing helpers shared by the master painter and its measures.
+
+CIE L*a*b* (D65) because skin tone is judged in it (L* lightness, the ITA angle), and because
+re-toning a master to a sitter must move lightness and colour separately.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+_RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
+                        [0.2126729, 0.7151522, 0.0721750],
+                        [0.0193339, 0.1191920, 0.9503041]])
+_WHITE = np.array([0.95047, 1.0, 1.08883])
+_EPSILON, _KAPPA = 216 / 24389, 24389 / 27
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB (…×3, uint8 or floats in [0, 1]) → L*a*b* (float32)."""
+    c = np.asarray(rgb, np.float64)
+    c = c / 255 if np.asarray(rgb).dtype == np.uint8 else c
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    t = linear @ _RGB_TO_XYZ.T / _WHITE
+    f = np.where(t > _EPSILON, np.cbrt(t), (_KAPPA * t + 16) / 116)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])],
+                    axis=-1).astype(np.float32)
+
+
+def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    """L*a*b* → sRGB uint8 (out-of-gamut colours clipped)."""
+    lab = np.asarray(lab, np.float64)
+    fy = (lab[..., 0] + 16) / 116
+    f = np.stack([fy + lab[..., 1] / 500, fy, fy - lab[..., 2] / 200], axis=-1)
+    t = np.where(f ** 3 > _EPSILON, f ** 3, (116 * f - 16) / _KAPPA) * _WHITE
+    linear = np.clip(t @ np.linalg.inv(_RGB_TO_XYZ).T, 0, 1)
+    c = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return np.clip(np.rint(c * 255), 0, 255).astype(np.uint8)
+
+
+def blurred(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """A separable Gaussian blur (reflect-padded, ±3σ) of an N×C×H×W tensor."""
+    radius = max(1, round(3 * sigma))
+    taps = torch.exp(-torch.arange(-radius, radius + 1, device=image.device).float().pow(2) / (2 * sigma**2))
+    taps = (taps / taps.sum()).to(image.dtype)
+    c = image.shape[1]
+    image = F.pad(image, (radius,) * 4, mode="reflect")
+    image = F.conv2d(image, taps.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(image, taps.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def blur(array: np.ndarray, sigma: float) -> np.ndarray:
+    """:func:`blurred` for an H×W or H×W×C numpy array."""
+    x = torch.from_numpy(np.ascontiguousarray(array, np.float32))
+    x = x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]
+    y = blurred(x, sigma)[0]
+    return (y[0] if np.ndim(array) == 2 else y.permute(1, 2, 0)).numpy()

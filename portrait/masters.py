@@ -1,0 +1,271 @@
+"""Paint after a real master: the sitter repainted with patches of one public-domain portrait.
+
+The library (``weights/masters/``, one folder per style and a ``MANIFEST.tsv`` with each work's
+credit and why it is public domain) is read once; each master is aligned to the app's bust frame
+and its guides computed then, never per request. A portrait is made in four steps:
+
+1. **pick** the master whose pose, silhouette and skin tone are nearest the sitter's;
+2. **re-tone** the master's skin, lips, eyes and hair to the sitter's colours (lightness fully,
+   colour halfway, none for ink), so brushwork comes from the master and colour from the person;
+3. **synthesise** (:mod:`portrait.synthesis`) with segmentation, position (the master's layout
+   warped onto the sitter: strong on the ground, weak on the person) and appearance guides
+   (the sitter's own shading, over the whole person: hair and shoulders too, not a face oval);
+4. **restore** the photo's mid-frequency structure over the person (the shapes of eyes, nose and
+   mouth that make a likeness), leaving the finest scale, the brushwork, to the master.
+
+Medium exemplars (washes on paper, a hatched ground: no face to align) are painted from by
+appearance alone, "texture by numbers" (Hertzmann et al. 2001).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from portrait.align import align_face, coverage
+from portrait.colour import blur, lab_to_rgb, rgb_to_lab
+from portrait.detect import FaceDetector
+from portrait.guides import CONTROL_POINTS, REGIONS, GuideMaker, Guides, thin_plate
+from portrait.synthesis import Schedule, synthesize
+
+MASTERS = Path(__file__).resolve().parent.parent / "weights" / "masters"
+SIZE = 512
+#: Regions re-toned to the sitter: (name, how much of the sitter's colour the master takes).
+RETONED = ("skin", "lips", "irises", "brows", "hair")
+#: How much of each region's mid-frequency structure comes back from the photo.
+STRUCTURE = {"skin": 1.0, "brows": 1.0, "eyes": 1.0, "irises": 1.0, "lips": 1.0, "mouth": 1.0,
+             "hair": 0.6, "body": 0.4, "background": 0.0}
+#: Chroma taken from the sitter per style (lightness is always the sitter's: skin tone is theirs).
+CHROMA = {"oil": 0.5, "watercolor": 0.6, "ink": 0.0}
+#: The band of the photo's structure put back (σ in px at 512²): above it the master's brushwork
+#: stays; ink's finer floor leaves its hatching, which is the tone there.
+BAND = {"oil": (2.0, 12.0), "watercolor": (2.0, 12.0), "ink": (3.5, 12.0)}
+
+
+@dataclass(frozen=True)
+class Master:
+    """One painting of the library, ready to paint after."""
+
+    file: str
+    style: str
+    kind: str  #: portrait, miniature or medium
+    artist: str
+    title: str
+    date: str
+    medium: str
+    image: np.ndarray = field(repr=False)  #: the painting as committed (H×W×3 uint8)
+    frame: np.ndarray = field(repr=False)  #: the painting in the bust frame (SIZE²×3 uint8)
+    inside: np.ndarray = field(repr=False)  #: frame pixels that are the painting, not fill
+    guides: Guides | None = field(repr=False)  #: None for a medium exemplar
+
+    @property
+    def credit(self) -> str:
+        """A museum label: ``Oil on canvas, after Rembrandt van Rijn, Self-Portrait, 1669``."""
+        return f"{self.medium}, after {self.artist}, {self.title}, {self.date}".replace(", -", "")
+
+
+@dataclass(frozen=True)
+class Painting:
+    painted: np.ndarray  #: the portrait, same frame as the photo
+    master: Master
+
+
+def read_manifest(folder: Path) -> list[dict[str, str]]:
+    with open(folder / "MANIFEST.tsv", newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def prepare(row: dict[str, str], folder: Path, detector: FaceDetector, guide_maker: GuideMaker) -> Master:
+    """Read one manifest row's painting and bring it into the bust frame with its guides."""
+    image = Image.open(folder / row["file"]).convert("RGB")
+    pixels = np.asarray(image)
+    if row["kind"] == "medium":
+        side = min(image.size)
+        left, top = (image.width - side) // 2, (image.height - side) // 2
+        square = image.crop((left, top, left + side, top + side))
+        frame = np.asarray(square.resize((SIZE, SIZE), Image.Resampling.LANCZOS))
+        inside, guides = np.ones((SIZE, SIZE), bool), None
+    else:
+        faces = detector(image)
+        if not faces:
+            raise ValueError(f"no face found in master {row['file']}")
+        frame, alignment = align_face(image, faces[0].landmarks, SIZE)
+        # a few pixels in from the painting's edge: scans end in a frame or a strip of wall
+        inside = blur(coverage(alignment, image.size).astype(np.float32), 3) > 0.999
+        guides = guide_maker(frame)
+        if guides is None:
+            raise ValueError(f"FaceMesh found no face in master {row['file']}")
+    return Master(row["file"], row["style"], row["kind"], row["artist"], row["title"], row["date"],
+                  row["medium"], pixels, frame, inside, guides)
+
+
+def _stats(lab: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean and spread of L*a*b* under a soft mask."""
+    total = weight.sum() + 1e-6
+    mean = (lab * weight[..., None]).sum((0, 1)) / total
+    spread = np.sqrt(((lab - mean) ** 2 * weight[..., None]).sum((0, 1)) / total) + 1e-3
+    return mean, spread
+
+
+def retone(master: Master, sitter: Guides, photo_lab: np.ndarray, style: str) -> np.ndarray:
+    """The master's frame (L*a*b*) with its skin, lips, irises, brows and hair moved to the sitter's
+    colours: lightness and contrast fully (skin tone is the sitter's), colour by :data:`CHROMA`."""
+    lab = rgb_to_lab(master.frame)
+    out = lab.copy()
+    for name in RETONED:
+        theirs, ours = sitter.region(name), master.guides.region(name)
+        if theirs.sum() < 20 or ours.sum() < 20:
+            continue
+        mu_s, sd_s = _stats(photo_lab, theirs)
+        mu_m, sd_m = _stats(lab, ours)
+        gain = np.clip(sd_s / sd_m, 0.6, 1.6)
+        moved = np.empty_like(lab)
+        moved[..., 0] = mu_s[0] + (lab[..., 0] - mu_m[0]) * gain[0]
+        mix = CHROMA[style]
+        spread = 1 + mix * (gain[1:] - 1)
+        moved[..., 1:] = mu_m[1:] + mix * (mu_s[1:] - mu_m[1:]) + (lab[..., 1:] - mu_m[1:]) * spread
+        out += ours[..., None] * (moved - lab)
+    return out
+
+
+def _match(values: np.ndarray, reference: np.ndarray, mask: np.ndarray, ref_mask: np.ndarray) -> np.ndarray:
+    """Map ``values`` so their distribution under ``mask`` matches ``reference``'s under ``ref_mask``."""
+    if mask.sum() < 64 or ref_mask.sum() < 64:  # a mask that missed: the whole frames then
+        mask, ref_mask = np.ones_like(mask), np.ones_like(ref_mask)
+    quantiles = np.linspace(0, 1, 65)
+    ours = np.quantile(values[mask], quantiles)
+    theirs = np.quantile(reference[ref_mask], quantiles)
+    return np.interp(values, ours + np.arange(65) * 1e-6, theirs).astype(np.float32)
+
+
+def appearance(lab: np.ndarray) -> np.ndarray:
+    """Two lightness guides: fine shading (σ 1.5 px) and the light over the form (σ 6 px), at 512²."""
+    light = lab[..., 0] / 100
+    return np.stack([blur(light, 1.5 * SIZE / 512), blur(light, 6 * SIZE / 512)], axis=-1)
+
+
+def coordinates(size: int) -> np.ndarray:
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    return np.stack([ys, xs], axis=-1)
+
+
+class MasterPainter:
+    """The library, prepared once, and the painter that paints after it."""
+
+    def __init__(self, detector: FaceDetector, library: Path = MASTERS, seed: int = 0,
+                 schedule: Schedule | None = None) -> None:
+        self.guide_maker = GuideMaker()
+        self.masters = [prepare(row, library, detector, self.guide_maker) for row in read_manifest(library)]
+        self.styles = [s for s in ("oil", "watercolor", "ink") if any(m.style == s for m in self.masters)]
+        self.seed = seed
+        self.schedule = schedule or Schedule()
+
+    def ranked(self, sitter: Guides | None, photo_lab: np.ndarray, style: str) -> list[Master]:
+        """The style's masters, best suited first: portraits whose mesh (pose, face shape), person
+        silhouette (hair, shoulders) and skin lightness are nearest the sitter's; medium exemplars
+        after them (first, when FaceMesh found no face in the photo)."""
+        masters = [m for m in self.masters if m.style == style]
+        if not masters:
+            raise ValueError(f"no master for style {style!r}")
+
+        def score(master: Master) -> float:
+            if master.guides is None or sitter is None:
+                return 10.0 if sitter is not None else -1.0
+            eyes = np.linalg.norm(sitter.mesh[468] - sitter.mesh[473]) + 1e-3
+            pose = np.abs(master.guides.mesh[CONTROL_POINTS] - sitter.mesh[CONTROL_POINTS]).mean() / eyes
+            a, b = master.guides.person > 0.5, sitter.person > 0.5
+            silhouette = 1 - (a & b).sum() / max(1, (a | b).sum())
+            skin = sitter.region("skin")
+            light_s = _stats(photo_lab, skin)[0][0]
+            light_m = _stats(rgb_to_lab(master.frame), master.guides.region("skin"))[0][0]
+            return pose + silhouette + abs(light_s - light_m) / 40
+
+        return sorted(masters, key=score)
+
+    def paint(self, aligned: np.ndarray, style: str, rank: int = 0,
+              seen: np.ndarray | None = None) -> Painting:
+        """Paint an aligned SIZE²×3 uint8 frame after the ``rank``-th best master of ``style``.
+
+        ``seen``: the frame pixels that show the photo (:func:`portrait.align.coverage`); around a
+        tight crop the rest is blur, where the master's own ground and costume are painted instead.
+        """
+        if aligned.shape[:2] != (SIZE, SIZE):
+            aligned = np.asarray(Image.fromarray(aligned).resize((SIZE, SIZE), Image.BILINEAR))
+        seen = np.ones((SIZE, SIZE), np.float32) if seen is None else blur(seen.astype(np.float32), 4)
+        sitter = self.guide_maker(aligned)
+        photo_lab = rgb_to_lab(aligned)
+        choices = self.ranked(sitter, photo_lab, style)
+        master = choices[rank % len(choices)]
+        painted = self._synthesize(photo_lab, sitter, seen, master, style)
+        return Painting(painted, master)
+
+    def _synthesize(self, photo_lab: np.ndarray, sitter: Guides | None, seen: np.ndarray,
+                    master: Master, style: str) -> np.ndarray:
+        faced = sitter is not None and master.guides is not None
+        source_lab = retone(master, sitter, photo_lab, style) if faced else rgb_to_lab(master.frame)
+        person = (sitter.person if sitter is not None else np.ones((SIZE, SIZE), np.float32)) * seen
+        target_lab = photo_lab.copy()
+        ref_mask = (master.guides.person > 0.5 if faced else master.inside) & master.inside
+        target_lab[..., 0] = _match(photo_lab[..., 0], source_lab[..., 0], person > 0.5, ref_mask)
+        source_style = lab_to_rgb(source_lab).astype(np.float32) / 255
+        start = lab_to_rgb(target_lab).astype(np.float32) / 255
+        if faced:
+            prior = thin_plate(sitter.mesh[CONTROL_POINTS], master.guides.mesh[CONTROL_POINTS], SIZE)
+            # where the photo is not seen, start from the master's own picture, warped onto the sitter
+            start = start * seen[..., None] + _warp(source_style, prior) * (1 - seen[..., None])
+            source_guides = [master.guides.regions, coordinates(SIZE) / SIZE, appearance(source_lab)]
+            target_guides = [sitter.regions, prior / SIZE, appearance(target_lab)]
+            known = seen[..., None]
+            weights = [np.full((SIZE, SIZE, len(REGIONS)), 2.0, np.float32) * known,
+                       (40.0 - 38.0 * person)[..., None].repeat(2, -1),
+                       ((0.3 + 2.7 * person)[..., None] * known).repeat(2, -1)]
+            prior = np.rint(prior).astype(np.int32)
+        else:
+            prior = None
+            source_guides, target_guides = [appearance(source_lab)], [appearance(target_lab)]
+            weights = [np.full((SIZE, SIZE, 2), 3.0, np.float32)]
+        weights = np.concatenate([np.ones((SIZE, SIZE, 3), np.float32), *weights], axis=-1)
+        out, _ = synthesize(source_style, np.concatenate(source_guides, -1),
+                            np.concatenate(target_guides, -1), weights, master.inside, prior,
+                            start=start, schedule=self.schedule, seed=self.seed)
+        out_lab = rgb_to_lab(np.clip(out, 0, 1))
+        if sitter is not None:
+            out_lab[..., 0] += seen * self._structure(target_lab[..., 0], out_lab[..., 0], sitter, style)
+        return lab_to_rgb(out_lab)
+
+    @staticmethod
+    def _structure(photo_light: np.ndarray, painted_light: np.ndarray, sitter: Guides,
+                   style: str) -> np.ndarray:
+        """The photo's mid-frequency lightness in place of the painting's, per region by
+        :data:`STRUCTURE`: the shapes that make a likeness, not the brushwork (:data:`BAND`)."""
+        fine, coarse = (sigma * SIZE / 512 for sigma in BAND[style])
+
+        def band(light: np.ndarray) -> np.ndarray:
+            return blur(light, fine) - blur(light, coarse)
+
+        amount = sitter.regions @ np.array([STRUCTURE[name] for name in REGIONS], np.float32)
+        return amount * (band(photo_light) - band(painted_light))
+
+
+def _warp(image: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """``image`` (H×W×C float) sampled at ``positions`` (H×W×2, y x pixels), bilinearly."""
+    h, w = image.shape[:2]
+    grid = torch.from_numpy(np.stack([(positions[..., 1] + 0.5) / w * 2 - 1,
+                                      (positions[..., 0] + 0.5) / h * 2 - 1], -1).astype(np.float32))[None]
+    x = torch.from_numpy(np.ascontiguousarray(image, np.float32)).permute(2, 0, 1)[None]
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)[0].permute(
+        1, 2, 0).numpy()
+
+
+def thumbnail(master: Master, side: int = 160) -> np.ndarray:
+    """The master as a small picture for the label (its whole canvas, not the bust frame)."""
+    image = Image.fromarray(master.image)
+    image.thumbnail((side, side), Image.LANCZOS)
+    return np.asarray(image)
+
