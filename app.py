@@ -2,6 +2,9 @@
 
     python app.py [--host 127.0.0.1] [--port 7860] [--share] [--kiosk [--idle 60]]
 
+Without ``--host``/``--port`` the address is Gradio's ``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT``
+(a Hugging Face Space sets 0.0.0.0), else 127.0.0.1:7860: this machine only.
+
 A thin Gradio shell over :mod:`portrait`. Photos travel in memory: the uploaded file is read
 and deleted at once (it sits on tmpfs for those milliseconds), the decoded photo lives in the
 visitor's session state only, and images go back to the browser as data URLs, so Gradio never
@@ -333,9 +336,13 @@ KIOSK_CSS = """
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Portrait studio: your selfie as a classical portrait.")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default: this machine only)")
-    parser.add_argument("--port", type=int, default=7860)
+    # Gradio's own variables, read here rather than left to launch(): the loopback default is
+    # this app's privacy promise, whatever a future Gradio defaults to.
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="address to listen on (default: $GRADIO_SERVER_NAME, else 127.0.0.1: "
+                             "this machine only)")
+    parser.add_argument("--port", type=int, default=os.environ.get("GRADIO_SERVER_PORT", "7860"),
+                        help="port to listen on (default: $GRADIO_SERVER_PORT, else 7860)")
     parser.add_argument("--share", action="store_true", help="also create a public gradio.live link")
     parser.add_argument("--kiosk", action="store_true",
                         help="unattended exhibition screen: webcam only, big buttons, countdown, auto reset")
@@ -348,14 +355,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # no request lines in the log
+    from portrait.privacy import upload_budget
+
+    # Before the models load: a RAM disk too small for even a short queue refuses at once.
+    budget = upload_budget(CACHE, MAX_FILE_BYTES, QUEUE_SIZE, CONCURRENCY)
     painter = Painter()
     log.info("portrait studio ready: styles %s, cache in RAM at %s", ", ".join(painter.styles), CACHE)
     demo = build(painter, kiosk=args.kiosk)
-    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+    demo.queue(max_size=budget.waiting, default_concurrency_limit=CONCURRENCY)
     kiosk = {"js": KIOSK_JS.replace("__IDLE__", str(args.idle)), "css": KIOSK_CSS,
              "footer_links": []} if args.kiosk else {}
     demo.launch(server_name=args.host, server_port=args.port, share=args.share and not args.kiosk,
-                max_file_size=MAX_FILE_BYTES, show_error=False, run_history=False, **kiosk)
+                max_file_size=budget.largest, show_error=False, run_history=False, **kiosk)
 
 
 if __name__ == "__main__":
