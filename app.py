@@ -17,6 +17,7 @@ import argparse
 import base64
 import logging
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 
 # Before torch loads OpenMP: idle worker threads sleep instead of spinning. On a shared 2-vCPU
 # host a spinning thread that loses its core stalls every parallel region (measured 5-10× slower
@@ -35,6 +36,7 @@ from portrait.composite import paste_back  # noqa: E402
 from portrait.encode import webp_data_url  # noqa: E402
 from portrait.inputs import MAX_FILE_BYTES, InputError, Uploads, load_image  # noqa: E402
 from portrait.live import LiveSession  # noqa: E402
+from portrait.masters import MasterPainter, thumbnail, warm_up  # noqa: E402
 from portrait.pipeline import Painter, chosen_faces  # noqa: E402
 from portrait.styles import DESCRIPTIONS  # noqa: E402
 
@@ -97,7 +99,7 @@ def no_faces_offered() -> tuple:
     return gr.update(visible=False), gr.update(value=[]), None
 
 
-def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
+def build(painter: Painter, masters: Future[MasterPainter], kiosk: bool = False) -> gr.Blocks:
     """The page: webcam/upload on the left, the photo as framed and its portrait on the right."""
     styles = painter.styles
     uploads = Uploads(remember=QUEUE_SIZE)  # identical uploads share one path: see Uploads
@@ -142,8 +144,15 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
                             # No share button: sharing would upload the image to a third party.
                             original = gr.Image(label="Photo, framed", interactive=False, elem_id="original",
                                                 format="webp", buttons=["download", "fullscreen"])
-                            portrait = gr.Image(label="Portrait", interactive=False, elem_id="portrait",
-                                                format="webp", buttons=["download", "fullscreen"])
+                            with gr.Column():
+                                portrait = gr.Image(label="Portrait", interactive=False, elem_id="portrait",
+                                                    format="webp", buttons=["download", "fullscreen"])
+                                label = gr.Markdown("", elem_id="label")
+                                with gr.Row():
+                                    master_image = gr.Image(label="After", interactive=False, height=160,
+                                                            elem_id="master", visible=False, buttons=[])
+                                    another = gr.Button("Another master", elem_id="another", visible=False)
+                                rank = gr.State(0)  # which master: 0 the best suited, then the next
 
             with gr.Tab("Live mirror", id="live", visible=not kiosk):
                 gr.Markdown("Your webcam, painted live. Freeze a frame to paint it at full size.")
@@ -158,12 +167,22 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
                 live_state = gr.State(None, time_to_live=SESSION_SECONDS)
 
         def run(image: Image.Image | None, style_name: str, which: int | None, view_name: str = VIEWS[0],
-                other: str = NO_BLEND, amount: float = 0.0, strength_value: float = 1.0):
+                other: str = NO_BLEND, amount: float = 0.0, strength_value: float = 1.0,
+                rank: int | None = None):
+            """Paint the photo's chosen faces: with the generator, or after a master when ``rank``
+            (0: the best-suited master, 1: the next…) is given; then compose the chosen view."""
             if image is None:
                 raise InputError("Take a photo with the webcam or choose a file first.")
             image, faces = painter.upright_faces(image)
             recipe = style_recipe(style_name, other, amount)
-            pairs = [painter.portrait(image, f, recipe, strength_value) for f in chosen_faces(faces, which)]
+            chosen = chosen_faces(faces, which)
+            if rank is None:
+                pairs, used = [painter.portrait(image, f, recipe, strength_value) for f in chosen], []
+            else:
+                library = masters.result()  # ready within seconds of start-up
+                pairs, used = map(list, zip(*(painter.after_master(library, image, f, style_name, rank,
+                                                                   strength_value) for f in chosen),
+                                              strict=True))
             note = (f"{len(faces)} faces found: click a face to paint only that one, or paint every face."
                     if len(faces) > 1 else "")
             if view_name in (WHOLE_PHOTO, ALL_PAINTED):
@@ -175,7 +194,7 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
             else:
                 left = side_by_side([p.aligned for p in pairs])
                 right = side_by_side([p.painted for p in pairs])
-            return data_url(left), data_url(right), note, faces, image
+            return data_url(left), data_url(right), note, faces, image, used
 
         def friendly(error: Exception) -> tuple:
             message = friendly_text(error).removeprefix("⚠️ ")
@@ -189,7 +208,7 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
         def new_photo(image: Image.Image | None, style_name: str, *options) -> tuple:
             """Paint every face of a new photo; offer numbered thumbnails to pick one when there are more."""
             try:
-                left, right, note, faces, image = run(image, style_name, None, *options)
+                left, right, note, faces, image, _ = run(image, style_name, None, *options)
             except Exception as error:  # noqa: BLE001 — every failure becomes a message
                 left, right, text = friendly(error)
                 return image, left, right, *no_faces_offered(), text
@@ -209,7 +228,8 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
 
         def clear():
             """The visitor removed the photo: forget it and what was painted from it."""
-            return None, None, None, *no_faces_offered(), ""
+            return (None, None, None, *no_faces_offered(), "", "", gr.update(value=None, visible=False),
+                    gr.update(visible=False))
 
         def preview(image: Image.Image | None):
             """Show the photo from memory: its uploaded file is already deleted."""
@@ -220,6 +240,30 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
                 return run(image, style_name, which, *options)[:3]
             except Exception as error:  # noqa: BLE001
                 return friendly(error)
+
+        def after_master(image: Image.Image | None, style_name: str, which: int | None, *options_rank):
+            """Repaint the instant portrait after a real master: portrait, museum label, the master,
+            the "Another master" button, and the master's rank (kept for that button)."""
+            *options, rank = options_rank
+            nothing = (gr.update(), "", gr.update(visible=False), gr.update(visible=False), rank)
+            if image is None:
+                return nothing
+            try:
+                _, right, _, _, _, used = run(image, style_name, which, *options, rank)
+            except Exception as error:  # noqa: BLE001 — the instant portrait stays
+                if not isinstance(error, InputError):
+                    log.error("master painting failed: %s", type(error).__name__)
+                return nothing
+            label = "  \n".join(dict.fromkeys(master.credit for master in used))
+            picture = data_url(thumbnail(used[0]), quality=85)
+            return right, f"*{label}*", gr.update(value=picture, visible=True), gr.update(visible=True), rank
+
+        def first_master(image: Image.Image | None, style_name: str, which: int | None, *options):
+            return after_master(image, style_name, which, *options, 0)
+
+        def next_master(image: Image.Image | None, style_name: str, which: int | None, *options_rank):
+            *options, rank = options_rank
+            return after_master(image, style_name, which, *options, rank + 1)
 
         def pick_face(selected: gr.SelectData, image: Image.Image | None, style_name: str, *options) -> tuple:
             """A thumbnail was clicked: paint that face."""
@@ -241,16 +285,27 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
                                  api_name="paint", api_visibility="private" if kiosk else "public",
                                  **common)
         painting.then(preview, photo_state, camera, postprocess=False, queue=False, api_visibility="private")
-        # Removing the photo never waits in the painting queue, and cancels a painting in flight.
-        camera.clear(clear, None, new_outputs, queue=False, cancels=[painting], api_visibility="private")
+        # After every instant portrait, the painting after a master replaces it (~1-2 s later),
+        # its progress shown on the label, not over the portrait the visitor is looking at.
+        master_inputs = [photo_state, style, face, *options]
+        master_outputs = [portrait, label, master_image, another, rank]
+        later = dict(postprocess=False, api_visibility="private", show_progress="full",
+                     show_progress_on=[label], concurrency_limit=CONCURRENCY, concurrency_id="paint")
+        mastering = [painting.then(first_master, master_inputs, master_outputs, **later)]
         for trigger in (paint.click, style.change, view.change, blend_with.change,
                         blend.release, strength.release):
-            trigger(repaint, [photo_state, style, face, *options], outputs, postprocess=False,
-                    api_visibility="private", **common)
-        thumbnails.select(pick_face, [photo_state, style, *options], [face, *outputs],
-                          postprocess=False, api_visibility="private", **common)
-        every_face.click(every, [photo_state, style, *options], [face, *outputs],
-                         postprocess=False, api_visibility="private", **common)
+            event = trigger(repaint, [photo_state, style, face, *options], outputs, postprocess=False,
+                            api_visibility="private", **common)
+            mastering.append(event.then(first_master, master_inputs, master_outputs, **later))
+        for event in (thumbnails.select(pick_face, [photo_state, style, *options], [face, *outputs],
+                                        postprocess=False, api_visibility="private", **common),
+                      every_face.click(every, [photo_state, style, *options], [face, *outputs],
+                                       postprocess=False, api_visibility="private", **common)):
+            mastering.append(event.then(first_master, master_inputs, master_outputs, **later))
+        mastering.append(another.click(next_master, [*master_inputs, rank], master_outputs, **later))
+        # Removing the photo never waits in the painting queue, and cancels a painting in flight.
+        camera.clear(clear, None, [*new_outputs, label, master_image, another], queue=False,
+                     cancels=[painting, *mastering], api_visibility="private")
 
         def live_step(payload: dict | None, style_name: str, session: LiveSession | None):
             """One streamed frame (a data URL, decoded in memory) → its painted version."""
@@ -273,8 +328,9 @@ def build(painter: Painter, kiosk: bool = False) -> gr.Blocks:
         live_camera.stream(live_step, [live_camera, live_style, live_state], [live_portrait, live_state],
                            preprocess=False, postprocess=False, stream_every=0.1, time_limit=LIVE_SECONDS,
                            concurrency_limit=LIVE_VISITORS, concurrency_id="live", api_visibility="private")
-        freeze.click(freeze_frame, [live_state, live_style, *options], [*new_outputs, tabs, camera],
-                     postprocess=False, api_visibility="private", **common)
+        frozen = freeze.click(freeze_frame, [live_state, live_style, *options], [*new_outputs, tabs, camera],
+                              postprocess=False, api_visibility="private", **common)
+        frozen.then(first_master, master_inputs, master_outputs, **later)
         take.click(None, js="() => window.portraitCountdown && window.portraitCountdown()")
         for button, name in zip(style_buttons, styles, strict=True):
             button.click(lambda name=name: name, None, style, queue=False, api_visibility="private")
@@ -334,6 +390,14 @@ KIOSK_CSS = """
 """
 
 
+def load_masters(painter: Painter) -> MasterPainter:
+    """The master painter, its library prepared and its kernels compiled."""
+    masters = MasterPainter(painter.detector)
+    warm_up()
+    log.info("master painter ready: %d masters", len(masters.masters))
+    return masters
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Portrait studio: your selfie as a classical portrait.")
     # Gradio's own variables, read here rather than left to launch(): the loopback default is
@@ -360,8 +424,11 @@ def main(argv: list[str] | None = None) -> None:
     # Before the models load: a RAM disk too small for even a short queue refuses at once.
     budget = upload_budget(CACHE, MAX_FILE_BYTES, QUEUE_SIZE, CONCURRENCY)
     painter = Painter()
+    # The library's guides and the synthesis kernels take a few seconds: made beside the server's
+    # start, so the instant portrait is served at once and the first master painting waits at most that.
+    masters = ThreadPoolExecutor(1, thread_name_prefix="masters").submit(load_masters, painter)
     log.info("portrait studio ready: styles %s, cache in RAM at %s", ", ".join(painter.styles), CACHE)
-    demo = build(painter, kiosk=args.kiosk)
+    demo = build(painter, masters, kiosk=args.kiosk)
     demo.queue(max_size=budget.waiting, default_concurrency_limit=CONCURRENCY)
     kiosk = {"js": KIOSK_JS.replace("__IDLE__", str(args.idle)), "css": KIOSK_CSS,
              "footer_links": []} if args.kiosk else {}

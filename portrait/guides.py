@@ -23,6 +23,11 @@ from PIL import Image, ImageDraw
 from portrait.colour import blur
 
 REGIONS = ("background", "hair", "body", "skin", "brows", "eyes", "irises", "lips", "mouth")
+#: Each region as a corner of the 5-D cross-polytope (±e_i): any two regions lie as far apart as
+#: two one-hot channels do (squared distance 2; the opposite pairs, background and skin, hair and
+#: lips…, twice that), in 5 channels instead of 9 — the synthesis pays per channel.
+CODES = np.array([[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [-1, 0, 0, 0, 0], [0, 0, 0, 1, 0],
+                  [0, 0, 0, 0, 1], [0, 0, 0, -1, 0], [0, -1, 0, 0, 0], [0, 0, 0, 0, -1]], np.float32)
 #: Frame-border anchors per side of the thin-plate warp: far from the face the frames agree.
 BORDER_ANCHORS = 6
 
@@ -34,6 +39,11 @@ class Guides:
     mesh: np.ndarray  #: (478, 2) FaceMesh points (x, y)
     person: np.ndarray  #: H×W person probability
     regions: np.ndarray  #: H×W×len(REGIONS) soft masks, summing to about 1
+
+    @property
+    def codes(self) -> np.ndarray:
+        """The regions as :data:`CODES` (H×W×5): the segmentation guide."""
+        return self.regions @ CODES
 
     def region(self, *names: str) -> np.ndarray:
         """The sum of the named soft masks (H×W)."""

@@ -20,6 +20,7 @@ appearance alone, "texture by numbers" (Hertzmann et al. 2001).
 from __future__ import annotations
 
 import csv
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,9 +32,10 @@ from PIL import Image
 from portrait.align import align_face, coverage
 from portrait.colour import blur, lab_to_rgb, rgb_to_lab
 from portrait.detect import FaceDetector
-from portrait.guides import CONTROL_POINTS, REGIONS, GuideMaker, Guides, thin_plate
+from portrait.guides import CODES, CONTROL_POINTS, REGIONS, GuideMaker, Guides, thin_plate
 from portrait.synthesis import Schedule, synthesize
 
+log = logging.getLogger(__name__)
 MASTERS = Path(__file__).resolve().parent.parent / "weights" / "masters"
 SIZE = 512
 #: Regions re-toned to the sitter: (name, how much of the sitter's colour the master takes).
@@ -134,14 +136,17 @@ def retone(master: Master, sitter: Guides, photo_lab: np.ndarray, style: str) ->
     return out
 
 
-def _match(values: np.ndarray, reference: np.ndarray, mask: np.ndarray, ref_mask: np.ndarray) -> np.ndarray:
-    """Map ``values`` so their distribution under ``mask`` matches ``reference``'s under ``ref_mask``."""
+def _match(lab: np.ndarray, reference: np.ndarray, mask: np.ndarray, ref_mask: np.ndarray) -> np.ndarray:
+    """``lab`` with its lightness distribution under ``mask`` mapped onto ``reference``'s under
+    ``ref_mask``: texture by numbers reads a medium exemplar's tones as the photo's."""
     if mask.sum() < 64 or ref_mask.sum() < 64:  # a mask that missed: the whole frames then
         mask, ref_mask = np.ones_like(mask), np.ones_like(ref_mask)
     quantiles = np.linspace(0, 1, 65)
-    ours = np.quantile(values[mask], quantiles)
-    theirs = np.quantile(reference[ref_mask], quantiles)
-    return np.interp(values, ours + np.arange(65) * 1e-6, theirs).astype(np.float32)
+    ours = np.quantile(lab[..., 0][mask], quantiles)
+    theirs = np.quantile(reference[..., 0][ref_mask], quantiles)
+    out = lab.copy()
+    out[..., 0] = np.interp(lab[..., 0], ours + np.arange(65) * 1e-6, theirs)
+    return out
 
 
 def appearance(lab: np.ndarray) -> np.ndarray:
@@ -161,7 +166,12 @@ class MasterPainter:
     def __init__(self, detector: FaceDetector, library: Path = MASTERS, seed: int = 0,
                  schedule: Schedule | None = None) -> None:
         self.guide_maker = GuideMaker()
-        self.masters = [prepare(row, library, detector, self.guide_maker) for row in read_manifest(library)]
+        self.masters = []
+        for row in read_manifest(library):
+            try:
+                self.masters.append(prepare(row, library, detector, self.guide_maker))
+            except (OSError, ValueError) as error:  # one unreadable master must not stop the app
+                log.warning("master skipped: %s", error)
         self.styles = [s for s in ("oil", "watercolor", "ink") if any(m.style == s for m in self.masters)]
         self.seed = seed
         self.schedule = schedule or Schedule()
@@ -197,7 +207,7 @@ class MasterPainter:
         """
         if aligned.shape[:2] != (SIZE, SIZE):
             aligned = np.asarray(Image.fromarray(aligned).resize((SIZE, SIZE), Image.BILINEAR))
-        seen = np.ones((SIZE, SIZE), np.float32) if seen is None else blur(seen.astype(np.float32), 4)
+        seen = np.ones((SIZE, SIZE), np.float32) if seen is None else _trusted(seen)
         sitter = self.guide_maker(aligned)
         photo_lab = rgb_to_lab(aligned)
         choices = self.ranked(sitter, photo_lab, style)
@@ -210,21 +220,28 @@ class MasterPainter:
         faced = sitter is not None and master.guides is not None
         source_lab = retone(master, sitter, photo_lab, style) if faced else rgb_to_lab(master.frame)
         person = (sitter.person if sitter is not None else np.ones((SIZE, SIZE), np.float32)) * seen
-        target_lab = photo_lab.copy()
-        ref_mask = (master.guides.person > 0.5 if faced else master.inside) & master.inside
-        target_lab[..., 0] = _match(photo_lab[..., 0], source_lab[..., 0], person > 0.5, ref_mask)
+        # The photo's own lightness: the re-toned master already shares the sitter's skin, hair and
+        # lips; matching the photo to the master's tones instead would lighten dark skin.
+        target_lab = photo_lab if faced else _match(photo_lab, source_lab, person > 0.5, master.inside)
         source_style = lab_to_rgb(source_lab).astype(np.float32) / 255
         start = lab_to_rgb(target_lab).astype(np.float32) / 255
         if faced:
             prior = thin_plate(sitter.mesh[CONTROL_POINTS], master.guides.mesh[CONTROL_POINTS], SIZE)
-            # where the photo is not seen, start from the master's own picture, warped onto the sitter
-            start = start * seen[..., None] + _warp(source_style, prior) * (1 - seen[..., None])
-            source_guides = [master.guides.regions, coordinates(SIZE) / SIZE, appearance(source_lab)]
-            target_guides = [sitter.regions, prior / SIZE, appearance(target_lab)]
+            source_appearance = appearance(source_lab)
             known = seen[..., None]
-            weights = [np.full((SIZE, SIZE, len(REGIONS)), 2.0, np.float32) * known,
+
+            def photo_or_master(photo: np.ndarray, own: np.ndarray) -> np.ndarray:
+                """The photo's guide where it is seen; beyond a tight crop, the master's own, warped
+                onto the sitter, so the synthesis paints the transition instead of a seam."""
+                return photo * known + _warp(own, prior) * (1 - known)
+
+            start = photo_or_master(start, source_style)
+            source_guides = [master.guides.codes, coordinates(SIZE) / SIZE, source_appearance]
+            target_guides = [photo_or_master(sitter.codes, master.guides.codes), prior / SIZE,
+                             photo_or_master(appearance(target_lab), source_appearance)]
+            weights = [np.full((SIZE, SIZE, CODES.shape[1]), 2.0, np.float32),
                        (40.0 - 38.0 * person)[..., None].repeat(2, -1),
-                       ((0.3 + 2.7 * person)[..., None] * known).repeat(2, -1)]
+                       (0.3 + 2.7 * person)[..., None].repeat(2, -1)]
             prior = np.rint(prior).astype(np.int32)
         else:
             prior = None
@@ -253,6 +270,13 @@ class MasterPainter:
         return amount * (band(photo_light) - band(painted_light))
 
 
+def _trusted(seen: np.ndarray) -> np.ndarray:
+    """How far each frame pixel can be trusted to show the photo: the coverage eroded by 8 px (a
+    crop's edge cuts through hair and chin) and feathered over ~20 px (at 512²)."""
+    inner = blur(seen.astype(np.float32), 8 * SIZE / 512) > 0.99
+    return blur(inner.astype(np.float32), 10 * SIZE / 512)
+
+
 def _warp(image: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """``image`` (H×W×C float) sampled at ``positions`` (H×W×2, y x pixels), bilinearly."""
     h, w = image.shape[:2]
@@ -261,6 +285,17 @@ def _warp(image: np.ndarray, positions: np.ndarray) -> np.ndarray:
     x = torch.from_numpy(np.ascontiguousarray(image, np.float32)).permute(2, 0, 1)[None]
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)[0].permute(
         1, 2, 0).numpy()
+
+
+def warm_up() -> None:
+    """Compile the synthesis kernels (numba, a few seconds) on a tiny problem, so the first visitor
+    does not wait for it; nothing is cached on disk."""
+    rng = np.random.default_rng(0)
+    side = 24
+    synthesize(rng.random((side, side, 3), np.float32), rng.random((side, side, 2), np.float32),
+               rng.random((side, side, 2), np.float32), np.ones((side, side, 5), np.float32),
+               np.ones((side, side), bool), np.zeros((side, side, 2), np.int32),
+               schedule=Schedule(levels=((1, 1), (1, 1))))
 
 
 def thumbnail(master: Master, side: int = 160) -> np.ndarray:

@@ -12,16 +12,20 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image
 
-from portrait.align import Alignment, align_face
+from portrait.align import Alignment, align_face, coverage
 from portrait.detect import Face, FaceDetector
 from portrait.inputs import InputError, load_image
 from portrait.model import Generator
 from portrait.styles import WEIGHTS, available_styles, load_generator
+
+if TYPE_CHECKING:
+    from portrait.masters import Master, MasterPainter
 
 #: Long side of a whole painted frame: the generator's cost grows with the pixels (≈0.25 s at 1024).
 FRAME_SIDE = 1024
@@ -170,3 +174,12 @@ class Painter:
         """Align one detected face of a decoded image and paint it."""
         aligned, alignment = align_face(image, face.landmarks, self.size)
         return Portrait(face, alignment, aligned, self.paint(aligned, style, strength))
+
+    def after_master(self, masters: MasterPainter, image: Image.Image, face: Face, style: str,
+                     rank: int = 0, strength: float = 1.0) -> tuple[Portrait, Master]:
+        """Align one face and paint it after the ``rank``-th best master of ``style`` (slow: ~1 s)."""
+        aligned, alignment = align_face(image, face.landmarks, self.size)
+        painting = masters.paint(aligned, style, rank, seen=coverage(alignment, image.size))
+        mix = float(np.clip(strength, 0.0, 1.0))
+        painted = np.rint(aligned + mix * (painting.painted.astype(np.float32) - aligned)).astype(np.uint8)
+        return Portrait(face, alignment, aligned, painted), painting.master

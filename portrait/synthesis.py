@@ -39,7 +39,7 @@ class Schedule:
     levels: tuple[tuple[int, int], ...] = ((5, 2), (4, 2), (3, 2), (1, 1))
     occupancy: float = 0.002  #: cost of each extra use of a source pixel, per patch pixel (SSD units)
     random_draws: int = 1  #: random-search candidates per radius (the radius halves from search_radius)
-    sharp: bool = True  #: finish by copying each match's centre pixel instead of voting
+    sharp: bool = True  #: finish with each pixel from its cheapest covering patch instead of a mean
     search_radius: int = 32  #: widest random search, in pixels of each level (the coarsest sees all)
 
 
@@ -201,6 +201,30 @@ def _vote(style, nnf):
     return out
 
 
+@numba.njit(parallel=True, cache=False)
+def _vote_best(style, nnf, cost):
+    """Each target pixel from the cheapest patch covering it, unaveraged: the source's own
+    brushwork at full sharpness (averaging overlapping copies blurs fine hatching to grey)."""
+    h, w = nnf.shape[:2]
+    c = style.shape[2]
+    out = np.zeros((h, w, c), np.float32)
+    for ty in numba.prange(h):
+        for tx in range(w):
+            best, by, bx = np.inf, 0, 0
+            for dy in range(-RADIUS, RADIUS + 1):
+                py = ty - dy
+                if py < 0 or py >= h:
+                    continue
+                for dx in range(-RADIUS, RADIUS + 1):
+                    px = tx - dx
+                    if px < 0 or px >= w or cost[py, px] >= best:
+                        continue
+                    best, by, bx = cost[py, px], nnf[py, px, 0] + dy, nnf[py, px, 1] + dx
+            for k in range(c):
+                out[ty, tx, k] = style[by, bx, k]
+    return out
+
+
 def _resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """H×W×C float array resampled to ``size`` (H, W): area when shrinking, bilinear when growing."""
     x = torch.from_numpy(np.ascontiguousarray(array, np.float32)).permute(2, 0, 1)[None]
@@ -282,11 +306,9 @@ def synthesize(source_style: np.ndarray, source_guides: np.ndarray, target_guide
                                  pri, seed, level * 1000 + pass_index, schedule.random_draws,
                                  schedule.search_radius)
                 pass_index += 1
-                usage = _usage(nnf, *size_s)
-                cost = _costs(src, target, wts, nnf, usage, np.float32(schedule.occupancy))
+                usage = _usage(nnf, *size_s)  # the next pass prices the new field's usage
             est = _vote(np.ascontiguousarray(src[..., :styles]), nnf)
         estimate = est
-    if schedule.sharp:  # the finest level's own pixels, not the mean of the patches over them
-        rows, cols = nnf[..., 0], nnf[..., 1]
-        estimate = np.ascontiguousarray(source_style[rows, cols], np.float32)
+    if schedule.sharp:
+        estimate = _vote_best(np.ascontiguousarray(source_style, np.float32), nnf, cost)
     return estimate, nnf

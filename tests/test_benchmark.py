@@ -20,7 +20,8 @@ import pytest
 from portrait.styles import WEIGHTS
 
 ROOT = Path(__file__).resolve().parent.parent
-HEADLINE = ("end_to_end_ms", "peer_speedup_512", "peer_speedup_256", "live_fps", "peak_rss_mb")
+HEADLINE = ("end_to_end_ms", "peer_speedup_512", "peer_speedup_256", "live_fps", "peak_rss_mb",
+            "masters_ms_512")
 STAGES = ("decode", "detect", "align", "generate", "encode", "end_to_end")
 
 pytestmark = pytest.mark.skipif(not WEIGHTS.is_file(), reason="no trained weights to benchmark")
