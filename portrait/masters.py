@@ -205,15 +205,17 @@ class MasterPainter:
         ``seen``: the frame pixels that show the photo (:func:`portrait.align.coverage`); around a
         tight crop the rest is blur, where the master's own ground and costume are painted instead.
         """
-        if aligned.shape[:2] != (SIZE, SIZE):
-            aligned = np.asarray(Image.fromarray(aligned).resize((SIZE, SIZE), Image.BILINEAR))
+        side = aligned.shape[0]
+        if side != SIZE:  # the library's guides are made at SIZE²: paint there, hand back at side²
+            aligned = _resized(aligned, SIZE)
+            seen = None if seen is None else _resized(seen.astype(np.uint8) * 255, SIZE) > 127
         seen = np.ones((SIZE, SIZE), np.float32) if seen is None else _trusted(seen)
         sitter = self.guide_maker(aligned)
         photo_lab = rgb_to_lab(aligned)
         choices = self.ranked(sitter, photo_lab, style)
         master = choices[rank % len(choices)]
         painted = self._synthesize(photo_lab, sitter, seen, master, style)
-        return Painting(painted, master)
+        return Painting(painted if side == SIZE else _resized(painted, side), master)
 
     def _synthesize(self, photo_lab: np.ndarray, sitter: Guides | None, seen: np.ndarray,
                     master: Master, style: str) -> np.ndarray:
@@ -268,6 +270,10 @@ class MasterPainter:
 
         amount = sitter.regions @ np.array([STRUCTURE[name] for name in REGIONS], np.float32)
         return amount * (band(photo_light) - band(painted_light))
+
+
+def _resized(image: np.ndarray, side: int) -> np.ndarray:
+    return np.array(Image.fromarray(image).resize((side, side), Image.Resampling.BILINEAR))
 
 
 def _trusted(seen: np.ndarray) -> np.ndarray:

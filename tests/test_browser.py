@@ -92,3 +92,20 @@ def test_switching_to_upload_raises_no_warning(studio: Studio) -> None:
     studio.paint()
     studio.wait_for_status(NO_PHOTO_YET)
     assert NO_IMAGE_RECEIVED not in studio.text()
+
+
+def test_the_portrait_is_repainted_after_a_named_master(studio: Studio) -> None:
+    """The instant portrait first, then the painting after a master replaces it, labelled like a
+    museum piece with the master's picture beside it; "Another master" paints after the next."""
+    studio.capture_webcam()
+    instant = studio.wait_for_image("portrait")
+    after = studio.wait_for_image("portrait", replacing=instant.src)
+    assert_painted(after)
+    assert_painted(studio.wait_for_image("master"))
+    studio.page.wait_for_function("() => document.querySelector('#label').innerText.includes(', after ')")
+    first_label = studio.page.locator("#label").inner_text()
+    studio.page.locator("#another").click()
+    studio.page.wait_for_function("(old) => document.querySelector('#label').innerText.includes(', after ')"
+                                  " && document.querySelector('#label').innerText !== old", arg=first_label)
+    assert_painted(studio.wait_for_image("portrait", replacing=after.src))
+    assert studio.foreign_requests() == []

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from portrait.align import align_face, portrait_template
+from portrait.align import align_face, coverage, portrait_template
 from portrait.detect import nearest_face
 from portrait.inputs import InputError, load_image
 from portrait.pipeline import Painter
@@ -75,12 +75,13 @@ class Painted:
     credit: str | None = None  #: the master painted after, where there is one
 
 
-PaintFn = Callable[[np.ndarray, str], Painted]
+#: (aligned frame, style, the frame pixels that show the photo) → the painted face
+PaintFn = Callable[[np.ndarray, str, np.ndarray], Painted]
 
 
 def generator_painter(painter: Painter) -> tuple[list[str], PaintFn]:
     """Today's generator: its portraits are scored and shown."""
-    def paint(aligned: np.ndarray, style: str) -> Painted:
+    def paint(aligned: np.ndarray, style: str, seen: np.ndarray) -> Painted:
         painted = painter.paint(aligned, style)
         return Painted(painted, [painted])
 
@@ -94,8 +95,8 @@ def master_painter(painter: Painter) -> tuple[list[str], PaintFn]:
 
     masters = MasterPainter(painter.detector, seed=0)
 
-    def paint(aligned: np.ndarray, style: str) -> Painted:
-        painting = masters.paint(aligned, style)
+    def paint(aligned: np.ndarray, style: str, seen: np.ndarray) -> Painted:
+        painting = masters.paint(aligned, style, seen=seen)
         return Painted(painting.painted, [painter.paint(aligned, style), painting.painted,
                                           painting.master.image], painting.master.credit)
 
@@ -197,7 +198,8 @@ def main(argv: list[str] | None = None) -> None:
         faces = painter.detector(image)
         if not faces:
             continue
-        aligned, _ = align_face(image, faces[0].landmarks, args.size)
+        aligned, alignment = align_face(image, faces[0].landmarks, args.size)
+        seen = coverage(alignment, image.size)
         reference = painter.detector(Image.fromarray(aligned))
         if not reference:
             continue
@@ -205,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
         row = [square(aligned)]
         photo_skin = metrics.skin_patch_lab(aligned, photo_face)
         for style in styles:
-            painted = paint(aligned, style)
+            painted = paint(aligned, style, seen)
             portraits[style].append(painted.portrait)
             for key, value in metrics.score_portraits(painter.detector, identity, aligned, photo_face,
                                                       painted.portrait).items():
