@@ -307,6 +307,23 @@ def build(painter: Painter, masters: Future[MasterPainter], kiosk: bool = False)
         camera.clear(clear, None, [*new_outputs, label, master_image, another], queue=False,
                      cancels=[painting, *mastering], api_visibility="private")
 
+        def master_api(payload: dict | None, style_name: str) -> tuple:
+            """For API clients: a photo in, its portrait after the best-suited master and the
+            museum label out (the page reaches the same painter through the chain above)."""
+            try:
+                image = uploads.read((payload or {}).get("path"))
+                _, right, _, _, _, used = run(image, style_name, 0, rank=0)
+            except Exception as error:  # noqa: BLE001 — every failure becomes a message
+                return None, friendly_text(error)
+            return right, used[0].credit
+
+        # Components the page never shows: the endpoint's input and outputs.
+        api_photo = gr.Image(type="filepath", visible=False, sources=["upload"])
+        api_portrait, api_label = gr.Image(visible=False), gr.Markdown(visible=False)
+        gr.Button(visible=False).click(master_api, [api_photo, style], [api_portrait, api_label],
+                                       preprocess=False, postprocess=False, api_name="paint_after_master",
+                                       api_visibility="private" if kiosk else "public", **common)
+
         def live_step(payload: dict | None, style_name: str, session: LiveSession | None):
             """One streamed frame (a data URL, decoded in memory) → its painted version."""
             session = session or LiveSession()

@@ -129,6 +129,13 @@ class Studio:
             arg=[elem_id, replacing])
         return self.shown(elem_id)
 
+    def wait_for_label(self, replacing: str | None = None) -> str:
+        """Wait until the museum label under the portrait names a master (and is not ``replacing``)."""
+        self.page.wait_for_function(
+            "(old) => { const t = document.querySelector('#label').innerText;"
+            " return t.includes(', after ') && t !== old; }", arg=replacing)
+        return self.page.locator("#label").inner_text()
+
     def paint(self) -> None:
         self.page.locator("#paint").click()
 

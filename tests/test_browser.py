@@ -102,10 +102,8 @@ def test_the_portrait_is_repainted_after_a_named_master(studio: Studio) -> None:
     after = studio.wait_for_image("portrait", replacing=instant.src)
     assert_painted(after)
     assert_painted(studio.wait_for_image("master"))
-    studio.page.wait_for_function("() => document.querySelector('#label').innerText.includes(', after ')")
-    first_label = studio.page.locator("#label").inner_text()
+    first_label = studio.wait_for_label()
     studio.page.locator("#another").click()
-    studio.page.wait_for_function("(old) => document.querySelector('#label').innerText.includes(', after ')"
-                                  " && document.querySelector('#label').innerText !== old", arg=first_label)
+    studio.wait_for_label(replacing=first_label)
     assert_painted(studio.wait_for_image("portrait", replacing=after.src))
     assert studio.foreign_requests() == []

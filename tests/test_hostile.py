@@ -260,5 +260,25 @@ def test_server_survives_the_corpus(api: Api, server, tmp_path: Path) -> None:
     assert after < api.warm_rss * 1.25 + 150 * 2**20, (api.warm_rss, after)
 
 
+#: What the painter after a master is sent: a face it must paint, and inputs it must explain.
+MASTER_CASES = ["face-webcam-720p", "group-12-faces", "jpeg-exif-orientation-6", "tiff-float32",
+                "webp-animated", "avif", "jpeg-icc-4mb", "text-named-jpg", "no-face-coffee",
+                "png-bomb-30000x30000", "all-black-covered-webcam", "noise-rgb", "png-1x1"]
+
+
+@pytest.mark.parametrize("name", MASTER_CASES)
+def test_the_painter_after_masters_paints_or_explains(name: str, api: Api, tmp_path: Path) -> None:
+    case = corpus.build(name)
+    portrait, label = api.client.predict(handle_file(str(case.write(tmp_path))), "oil",
+                                         api_name="/paint_after_master")
+    if portrait is None:
+        assert label.startswith(STATUS_PREFIX), label
+        outcome = Outcome("message", label.removeprefix(STATUS_PREFIX))
+    else:
+        assert portrait["url"].startswith("data:image/webp;base64,") and ", after " in label, label
+        outcome = Outcome("portrait", label, 1)
+    check(case, outcome, api.tally)
+
+
 def test_api_cases_exist() -> None:
     assert len(API_CASES) >= 30 and set(API_CASES) <= set(corpus.NAMES)

@@ -126,6 +126,8 @@ def send_through_api(server: Server, photo: Path, not_a_photo: Path) -> None:
         assert portrait["url"].startswith("data:image/") and status == "", status
     *_, status = client.predict(handle_file(str(not_a_photo)), "oil", api_name="/paint")
     assert "isn't an image" in status
+    portrait, label = client.predict(handle_file(str(photo)), "watercolor", api_name="/paint_after_master")
+    assert portrait["url"].startswith("data:image/") and ", after " in label, label
 
 
 def send_through_browser(server: Server, photo: Path, group: Path, folder: Path) -> None:
@@ -134,9 +136,12 @@ def send_through_browser(server: Server, photo: Path, group: Path, folder: Path)
         with open_studio(browser, server.url, folder / "webcam.png") as studio:
             studio.capture_webcam()
             studio.wait_for_image("portrait")
-        with open_studio(browser, server.url, folder / "upload.png") as studio:
+        with open_studio(browser, server.url, folder / "upload.png") as studio:  # and after a master
             studio.upload(photo)
-            studio.wait_for_image("portrait")
+            instant = studio.wait_for_image("portrait")
+            studio.wait_for_image("portrait", replacing=instant.src)
+            studio.wait_for_label()
+            studio.page.locator("#another").click()
         with open_studio(browser, server.url, folder / "group.png") as studio:  # thumbnails, whole photo
             studio.upload(group)
             first = studio.wait_for_image("portrait")
