@@ -48,6 +48,9 @@ PRIVACY_NOTE = ("Your photo is processed in this server's memory only and is nev
 VIEWS = ("Portrait", "Whole photo", "Whole photo, all painted")
 WHOLE_PHOTO, ALL_PAINTED = VIEWS[1:]
 THUMBNAIL = 96
+#: A painting after a master takes a second or two a face: a group larger than this is offered it
+#: face by face (click a thumbnail), so one photo never holds the queue for half a minute.
+MASTER_FACES = 4
 NO_BLEND = "(none)"
 #: One painting at a time per CPU pair; visitors beyond the queue are asked to retry.
 CONCURRENCY = 1
@@ -178,6 +181,8 @@ def build(painter: Painter, masters: Future[MasterPainter], kiosk: bool = False)
             chosen = chosen_faces(faces, which)
             if rank is None:
                 pairs, used = [painter.portrait(image, f, recipe, strength_value) for f in chosen], []
+            elif len(chosen) > MASTER_FACES:
+                raise InputError(f"{len(chosen)} faces: click one to have it painted after a master.")
             else:
                 library = masters.result()  # ready within seconds of start-up
                 pairs, used = map(list, zip(*(painter.after_master(library, image, f, style_name, rank,
@@ -250,9 +255,10 @@ def build(painter: Painter, masters: Future[MasterPainter], kiosk: bool = False)
                 return nothing
             try:
                 _, right, _, _, _, used = run(image, style_name, which, *options, rank)
+            except InputError as error:  # the instant portrait stays, and the label says why
+                return gr.update(), str(error), gr.update(visible=False), gr.update(visible=False), rank
             except Exception as error:  # noqa: BLE001 — the instant portrait stays
-                if not isinstance(error, InputError):
-                    log.error("master painting failed: %s", type(error).__name__)
+                log.error("master painting failed: %s", type(error).__name__)
                 return nothing
             label = "  \n".join(dict.fromkeys(master.credit for master in used))
             picture = data_url(thumbnail(used[0]), quality=85)
