@@ -48,7 +48,7 @@ def load_generator(path: Path = WEIGHTS) -> Generator:
     """The trained generator in fp32 eval mode. Raises FileNotFoundError when nothing is trained."""
     if not path.is_file():
         raise FileNotFoundError(f"no trained generator at {path}; train one with training/train.py "
-                                "(README: Training the painters)")
+                                "(docs/training.md)")
     meta = read_metadata(path)
     generator = Generator(meta["styles"], **meta["config"])
     generator.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})

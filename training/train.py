@@ -14,7 +14,7 @@ paintings averages their colours into one beige). From ``--stats-start``: the po
 the scale a viewer sees a 512² portrait (downsampled like a glance at the whole), must match the
 VGG channel statistics of its style's whole paintings: the earlier terms work at the training
 crop's own scale and leave portraits smoother than any painting. Photos are drawn by how much of
-the frame they fill. Two options fine-tune a trained painter (README, phases 6–7): ``--grain``
+the frame they fill. Two options fine-tune a trained painter (docs/training.md, phases 6–7): ``--grain``
 gives the decoder noise inputs for canvas and paper grain, ``--checker`` penalises a checkerboard
 locked to the decoder's coarse grids (the diamond lattice of smooth grounds). The ``--*-style``
 options weigh a term per style (phases 8–10). ``--upsample bilinear --anchor PAINTER`` rebuilds a
@@ -283,7 +283,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "from a painter without them, they start at zero and the painter unchanged")
     p.add_argument("--upsample", choices=("nearest", "bilinear"), default="nearest",
                    help="the decoder's upsampling; bilinear leaves no 1/8 cells to stamp a lattice on "
-                        "(README, phase 11)")
+                        "(docs/training.md, phase 11)")
     p.add_argument("--skips", action="store_true",
                    help="low-pass the body's output and bring detail from the encoder instead "
                         "(model.py): no lattice can leave the 1/8 grid; with --init the joins start at zero")
