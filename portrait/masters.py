@@ -33,6 +33,7 @@ from portrait.align import align_face, coverage
 from portrait.colour import blur, lab_to_rgb, rgb_to_lab
 from portrait.detect import FaceDetector
 from portrait.guides import CODES, CONTROL_POINTS, REGIONS, GuideMaker, Guides, thin_plate
+from portrait.sitter import AGE_GROUPS, SEXES, Sitter, SitterModel
 from portrait.synthesis import Schedule, synthesize
 
 log = logging.getLogger(__name__)
@@ -62,10 +63,13 @@ class Master:
     title: str
     date: str
     medium: str
+    sex: str  #: the sitter's, as the manifest says: m, f or - (a medium exemplar)
+    age: str  #: child, young, adult, old or -
     image: np.ndarray = field(repr=False)  #: the painting as committed (H×W×3 uint8)
     frame: np.ndarray = field(repr=False)  #: the painting in the bust frame (SIZE²×3 uint8)
     inside: np.ndarray = field(repr=False)  #: frame pixels that are the painting, not fill
     guides: Guides | None = field(repr=False)  #: None for a medium exemplar
+    skin_light: float = float("nan")  #: mean L* of the painted skin (the picker's, NaN for a medium)
 
     @property
     def credit(self) -> str:
@@ -104,8 +108,20 @@ def prepare(row: dict[str, str], folder: Path, detector: FaceDetector, guide_mak
         guides = guide_maker(frame)
         if guides is None:
             raise ValueError(f"FaceMesh found no face in master {row['file']}")
+    light = float("nan") if guides is None else float(_stats(rgb_to_lab(frame), guides.region("skin"))[0][0])
     return Master(row["file"], row["style"], row["kind"], row["artist"], row["title"], row["date"],
-                  row["medium"], pixels, frame, inside, guides)
+                  row["medium"], row["sex"], row["age"], pixels, frame, inside, guides, light)
+
+
+def mismatch(master: Master, who: Sitter | None) -> float:
+    """What painting ``who`` after ``master`` costs the likeness: 3 for a certain change of sex,
+    0.6 per age group apart (child, young, adult, old), each weighed by the classifier's belief."""
+    if who is None or master.sex not in SEXES or master.age not in AGE_GROUPS:
+        return 0.0
+    other = who.p_female if master.sex == "m" else 1 - who.p_female
+    apart = sum(p * abs(AGE_GROUPS.index(group) - AGE_GROUPS.index(master.age))
+                for group, p in who.age_probs.items())
+    return 3.0 * other + 0.6 * apart
 
 
 def _stats(lab: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -167,6 +183,7 @@ class MasterPainter:
     def __init__(self, detector: FaceDetector, library: Path = MASTERS, seed: int = 0,
                  schedule: Schedule | None = None) -> None:
         self.guide_maker = GuideMaker()
+        self.who = SitterModel.load()
         self.masters = []
         for row in read_manifest(library):
             try:
@@ -177,13 +194,17 @@ class MasterPainter:
         self.seed = seed
         self.schedule = schedule or Schedule()
 
-    def ranked(self, sitter: Guides | None, photo_lab: np.ndarray, style: str) -> list[Master]:
-        """The style's masters, best suited first: portraits whose mesh (pose, face shape), person
-        silhouette (hair, shoulders) and skin lightness are nearest the sitter's; medium exemplars
-        after them (first, when FaceMesh found no face in the photo)."""
+    def ranked(self, sitter: Guides | None, photo_lab: np.ndarray, style: str,
+               who: Sitter | None = None) -> list[Master]:
+        """The style's masters, best suited first: portraits of a sitter of the visitor's sex and
+        age (``who``, as the sitter classifier guesses them: a master's beard, lipstick or
+        childhood is painted onto whoever sits for it), then whose mesh (pose, face shape), person
+        silhouette (hair, shoulders) and skin lightness are nearest; medium exemplars after them
+        (first, when FaceMesh found no face in the photo)."""
         masters = [m for m in self.masters if m.style == style]
         if not masters:
             raise ValueError(f"no master for style {style!r}")
+        light = _stats(photo_lab, sitter.region("skin"))[0][0] if sitter is not None else 0.0
 
         def score(master: Master) -> float:
             if master.guides is None or sitter is None:
@@ -192,10 +213,7 @@ class MasterPainter:
             pose = np.abs(master.guides.mesh[CONTROL_POINTS] - sitter.mesh[CONTROL_POINTS]).mean() / eyes
             a, b = master.guides.person > 0.5, sitter.person > 0.5
             silhouette = 1 - (a & b).sum() / max(1, (a | b).sum())
-            skin = sitter.region("skin")
-            light_s = _stats(photo_lab, skin)[0][0]
-            light_m = _stats(rgb_to_lab(master.frame), master.guides.region("skin"))[0][0]
-            return pose + silhouette + abs(light_s - light_m) / 40
+            return pose + silhouette + abs(light - master.skin_light) / 40 + mismatch(master, who)
 
         return sorted(masters, key=score)
 
@@ -213,7 +231,7 @@ class MasterPainter:
         sitter = self.guide_maker(aligned)
         seen = np.ones((SIZE, SIZE), np.float32) if seen is None else _trusted(seen, sitter)
         photo_lab = rgb_to_lab(aligned)
-        choices = self.ranked(sitter, photo_lab, style)
+        choices = self.ranked(sitter, photo_lab, style, self.who(aligned))
         master = choices[rank % len(choices)]
         painted = self._synthesize(photo_lab, sitter, seen, master, style)
         return Painting(painted if side == SIZE else _resized(painted, side), master)

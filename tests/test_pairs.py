@@ -1,0 +1,74 @@
+"""Pair making with the real teacher (the painter after masters), MTCNN and dlib, on tiny data."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from portrait.align import align_face, coverage
+from portrait.colour import lab_to_rgb, rgb_to_lab
+from portrait.detect import FaceDetector
+from tests import tiny_data
+from training import data, pairs
+from training.metrics import IdentityModel
+
+
+@pytest.fixture(scope="module")
+def judges() -> tuple[FaceDetector, IdentityModel]:
+    return FaceDetector(), IdentityModel()
+
+
+@pytest.fixture(scope="module")
+def framed(astronaut: Image.Image, judges) -> tuple[np.ndarray, np.ndarray]:
+    aligned, alignment = align_face(astronaut, judges[0](astronaut)[0].landmarks, 512)
+    return aligned, coverage(alignment, astronaut.size)
+
+
+def test_the_teachers_portrait_is_kept(framed, judges) -> None:
+    from portrait.masters import MasterPainter
+
+    aligned, seen = framed
+    painted = MasterPainter(judges[0]).paint(aligned, "oil", seen=seen).painted
+    judged = pairs.verdict(*judges, aligned, painted)
+    assert judged.kept and judged.reason == "kept" and judged.distance < 0.6 and abs(judged.skin_shift) < 6
+
+
+def test_a_portrait_that_lost_the_face_is_rejected(framed, judges) -> None:
+    aligned, _ = framed
+    flat = np.full_like(aligned, 128)
+    assert pairs.verdict(*judges, aligned, flat) == pairs.Verdict(False, "face lost")
+
+
+def test_a_portrait_that_darkened_the_skin_is_rejected(framed, judges) -> None:
+    aligned, _ = framed
+    lab = rgb_to_lab(aligned)
+    lab[..., 0] -= 15
+    judged = pairs.verdict(*judges, aligned, lab_to_rgb(lab))
+    assert not judged.kept and judged.reason == "skin tone moved" and judged.skin_shift < -10
+
+
+def test_pairs_are_made_recorded_and_resumed(tmp_path: Path) -> None:
+    faces, _ = tiny_data.make(tmp_path / "tiny")
+    training_faces = [f.name for f in sorted(faces.glob("*.jpg")) if not data.held_out(f.name)]
+    out = tmp_path / "pairs"
+    pairs.main(["--faces", str(faces), "--out", str(out), "--limit", "1", "--workers", "1", "--size", "128"])
+    with open(out / "pairs.tsv", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    assert [row["face"] for row in rows] == [training_faces[0]] * 3
+    assert {row["style"] for row in rows} == {"oil", "watercolor", "ink"}
+    for row in rows:
+        assert row["master"].startswith(row["style"] + "/")
+        stem = Path(row["face"]).stem
+        stored = [out / row["style"] / f"{stem}.{kind}.png" for kind in ("photo", "portrait")]
+        assert all(path.exists() for path in stored) == (row["kept"] == "1"), row
+        if row["kept"] == "1":
+            assert Image.open(stored[1]).size == (128, 128)
+    # a second run resumes: the face already recorded is not painted again
+    pairs.main(["--faces", str(faces), "--out", str(out), "--limit", "1", "--workers", "1", "--size", "128"])
+    with open(out / "pairs.tsv", newline="") as handle:
+        faces_done = [row["face"] for row in csv.DictReader(handle, delimiter="\t")]
+    assert faces_done == [training_faces[0]] * 3 + [training_faces[1]] * 3
