@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import multiprocessing
 import os
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -145,9 +146,11 @@ def main(argv: list[str] | None = None) -> None:
             and not data.held_out(f.name) and f.name not in skip]
     todo = todo[: args.limit] if args.limit else todo
     new = not table.exists()
+    # Workers are spawned, not forked: a fork of a process whose MediaPipe, numba or OpenMP threads
+    # are running can hang or die in the child.
+    spawn = multiprocessing.get_context("spawn")
     with open(table, "a", newline="", encoding="utf-8") as handle, \
-            ProcessPoolExecutor(args.workers, initializer=_start,
-                                initargs=(args.size, args.masters, args.out)) as pool:
+            ProcessPoolExecutor(args.workers, spawn, _start, (args.size, args.masters, args.out)) as pool:
         writer = csv.DictWriter(handle, FIELDS, delimiter="\t")
         if new:
             writer.writeheader()
