@@ -141,8 +141,11 @@ def retone(master: Master, sitter: Guides, photo_lab: np.ndarray, style: str) ->
         theirs, ours = sitter.region(name), master.guides.region(name)
         if theirs.sum() < 20 or ours.sum() < 20:
             continue
-        mu_s, sd_s = _stats(photo_lab, theirs)
-        mu_m, sd_m = _stats(lab, ours)
+        measured = (theirs, ours)
+        if name == "skin":  # skin is measured above the upper lip: a beard or moustache is no skin tone
+            measured = (theirs * _above_lip(sitter), ours * _above_lip(master.guides))
+        mu_s, sd_s = _stats(photo_lab, measured[0])
+        mu_m, sd_m = _stats(lab, measured[1])
         gain = np.clip(sd_s / sd_m, 0.6, 1.6)
         moved = np.empty_like(lab)
         moved[..., 0] = mu_s[0] + (lab[..., 0] - mu_m[0]) * gain[0]
@@ -151,6 +154,12 @@ def retone(master: Master, sitter: Guides, photo_lab: np.ndarray, style: str) ->
         moved[..., 1:] = mu_m[1:] + mix * (mu_s[1:] - mu_m[1:]) + (lab[..., 1:] - mu_m[1:]) * spread
         out += ours[..., None] * (moved - lab)
     return out
+
+
+def _above_lip(guides: Guides) -> np.ndarray:
+    """1 above the upper lip's centre (FaceMesh point 0), 0 below (H×W)."""
+    rows = np.arange(guides.person.shape[0], dtype=np.float32)[:, None]
+    return np.broadcast_to(rows < guides.mesh[0, 1], guides.person.shape).astype(np.float32)
 
 
 def _match(lab: np.ndarray, reference: np.ndarray, mask: np.ndarray, ref_mask: np.ndarray) -> np.ndarray:
