@@ -37,17 +37,27 @@ class Guides:
     """A frame's landmarks and masks, in its own pixels."""
 
     mesh: np.ndarray  #: (478, 2) FaceMesh points (x, y)
-    person: np.ndarray  #: H×W person probability
-    regions: np.ndarray  #: H×W×len(REGIONS) soft masks, summing to about 1
+    person: np.ndarray  #: H×W person probability (float16: kept for every master)
+    #: H×W×len(REGIONS) soft masks summing to about 1, in 1/255 steps: a library of fifty masters
+    #: keeps them all, and as floats they were a third of the app's memory
+    levels: np.ndarray
+
+    @classmethod
+    def of(cls, mesh: np.ndarray, person: np.ndarray, masks: np.ndarray) -> Guides:
+        return cls(mesh, person.astype(np.float16), np.rint(np.clip(masks, 0, 1) * 255).astype(np.uint8))
 
     @property
     def codes(self) -> np.ndarray:
         """The regions as :data:`CODES` (H×W×5): the segmentation guide."""
-        return self.regions @ CODES
+        return self.weighted(CODES)
+
+    def weighted(self, weights: np.ndarray) -> np.ndarray:
+        """Σ over regions of mask × weight (``weights``: one row, or one value, per region)."""
+        return (self.levels @ (np.asarray(weights, np.float32) / 255)).astype(np.float32)
 
     def region(self, *names: str) -> np.ndarray:
         """The sum of the named soft masks (H×W)."""
-        return self.regions[..., [REGIONS.index(n) for n in names]].sum(-1)
+        return self.weighted(np.array([name in names for name in REGIONS], np.float32))
 
 
 def _paths(edges: frozenset) -> list[list[int]]:
@@ -156,7 +166,7 @@ class GuideMaker:
             return None
         mesh = np.array([(p.x * w, p.y * h) for p in found[0].landmark], np.float32)
         person = np.asarray(person, np.float32)
-        return Guides(mesh, person, regions(mesh, person, self.outlines, softness=w / 160))
+        return Guides.of(mesh, person, regions(mesh, person, self.outlines, softness=w / 160))
 
 
 #: The mesh points the warp follows: a spread subset (every 8th) plus the irises' centres, so the

@@ -39,6 +39,7 @@ from portrait.synthesis import Schedule, synthesize
 log = logging.getLogger(__name__)
 MASTERS = Path(__file__).resolve().parent.parent / "weights" / "masters"
 SIZE = 512
+PICTURE = 256
 #: Regions re-toned to the sitter: (name, how much of the sitter's colour the master takes).
 RETONED = ("skin", "lips", "irises", "brows", "hair")
 #: How much of each region's mid-frequency structure comes back from the photo.
@@ -65,7 +66,8 @@ class Master:
     medium: str
     sex: str  #: the sitter's, as the manifest says: m, f or - (a medium exemplar)
     age: str  #: child, young, adult, old or -
-    image: np.ndarray = field(repr=False)  #: the painting as committed (H×W×3 uint8)
+    #: the whole painting, small (long side ≤ PICTURE): the label's thumbnail, the contact sheet's
+    image: np.ndarray = field(repr=False)
     frame: np.ndarray = field(repr=False)  #: the painting in the bust frame (SIZE²×3 uint8)
     inside: np.ndarray = field(repr=False)  #: frame pixels that are the painting, not fill
     guides: Guides | None = field(repr=False)  #: None for a medium exemplar
@@ -91,7 +93,9 @@ def read_manifest(folder: Path) -> list[dict[str, str]]:
 def prepare(row: dict[str, str], folder: Path, detector: FaceDetector, guide_maker: GuideMaker) -> Master:
     """Read one manifest row's painting and bring it into the bust frame with its guides."""
     image = Image.open(folder / row["file"]).convert("RGB")
-    pixels = np.asarray(image)
+    small = image.copy()
+    small.thumbnail((PICTURE, PICTURE), Image.Resampling.LANCZOS)
+    pixels = np.asarray(small)
     if row["kind"] == "medium":
         side = min(image.size)
         left, top = (image.width - side) // 2, (image.height - side) // 2
@@ -296,7 +300,7 @@ class MasterPainter:
         def band(light: np.ndarray) -> np.ndarray:
             return blur(light, fine) - blur(light, coarse)
 
-        amount = sitter.regions @ np.array([STRUCTURE[name] for name in REGIONS], np.float32)
+        amount = sitter.weighted(np.array([STRUCTURE[name] for name in REGIONS], np.float32))
         return amount * (band(photo_light) - band(painted_light))
 
 
