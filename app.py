@@ -298,17 +298,22 @@ def build(painter: Painter, masters: Future[MasterPainter], kiosk: bool = False)
         later = dict(postprocess=False, api_visibility="private", show_progress="full",
                      show_progress_on=[label], concurrency_limit=CONCURRENCY, concurrency_id="paint")
         mastering = [painting.then(first_master, master_inputs, master_outputs, **later)]
+        # A newer request cancels the paintings after masters still pending for older ones: the
+        # slow painting of an earlier face or style must not replace what the visitor asked last.
         for trigger in (paint.click, style.change, view.change, blend_with.change,
                         blend.release, strength.release):
             event = trigger(repaint, [photo_state, style, face, *options], outputs, postprocess=False,
-                            api_visibility="private", **common)
+                            api_visibility="private", cancels=list(mastering), **common)
             mastering.append(event.then(first_master, master_inputs, master_outputs, **later))
         for event in (thumbnails.select(pick_face, [photo_state, style, *options], [face, *outputs],
-                                        postprocess=False, api_visibility="private", **common),
+                                        postprocess=False, api_visibility="private", cancels=list(mastering),
+                                        **common),
                       every_face.click(every, [photo_state, style, *options], [face, *outputs],
-                                       postprocess=False, api_visibility="private", **common)):
+                                       postprocess=False, api_visibility="private", cancels=list(mastering),
+                                       **common)):
             mastering.append(event.then(first_master, master_inputs, master_outputs, **later))
-        mastering.append(another.click(next_master, [*master_inputs, rank], master_outputs, **later))
+        mastering.append(another.click(next_master, [*master_inputs, rank], master_outputs,
+                                       cancels=list(mastering), **later))
         # Removing the photo never waits in the painting queue, and cancels a painting in flight.
         camera.clear(clear, None, [*new_outputs, label, master_image, another], queue=False,
                      cancels=[painting, *mastering], api_visibility="private")

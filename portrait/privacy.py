@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import signal
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,6 +165,11 @@ def private_cache() -> Path:
     os.environ["GRADIO_TEMP_DIR"] = str(folder / "gradio")
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder / "inductor")
     os.environ["MPLCONFIGDIR"] = str(folder / "matplotlib")
+    # Every other temporary file too: importing mediapipe looks for a sound library with
+    # ctypes.util.find_library, which runs gcc, which writes its scratch files to $TMPDIR.
+    (folder / "tmp").mkdir(mode=0o700, exist_ok=True)
+    os.environ["TMPDIR"] = str(folder / "tmp")
+    tempfile.tempdir = None  # tempfile caches the folder it chose: choose again
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

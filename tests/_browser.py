@@ -7,6 +7,7 @@ Chromium is the system one: no browser is ever downloaded.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -128,6 +129,17 @@ class Studio:
             " return !!i && i.complete && i.naturalWidth > 0 && i.getAttribute('src') !== old; }",
             arg=[elem_id, replacing])
         return self.shown(elem_id)
+
+    def settled(self, elem_id: str, quiet_s: float = 12.0) -> Shown:
+        """The image a component shows once it has stopped changing for ``quiet_s`` seconds: the
+        instant portrait is replaced by the painting after a master a few seconds later."""
+        shown, since = self.shown(elem_id), time.monotonic()
+        while time.monotonic() - since < quiet_s:
+            time.sleep(0.5)
+            now = self.shown(elem_id)
+            if now != shown:
+                shown, since = now, time.monotonic()
+        return shown
 
     def wait_for_label(self, replacing: str | None = None) -> str:
         """Wait until the museum label under the portrait names a master (and is not ``replacing``)."""

@@ -48,9 +48,14 @@ def environment(**extra: str) -> dict[str, str]:
 def listening(pid: int) -> set[tuple[str, int]]:
     """(address, port) of every TCP socket the process and its children listen on."""
     process = psutil.Process(pid)
-    return {(c.laddr.ip, c.laddr.port)
-            for p in (process, *process.children(recursive=True))
-            for c in p.net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN}
+    found = set()
+    for p in (process, *process.children(recursive=True)):
+        try:  # a child may end while it is looked at (the app's imports run gcc once)
+            found |= {(c.laddr.ip, c.laddr.port) for c in p.net_connections(kind="tcp")
+                      if c.status == psutil.CONN_LISTEN}
+        except psutil.NoSuchProcess:
+            continue
+    return found
 
 
 def port_free(port: int) -> bool:

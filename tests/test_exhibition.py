@@ -83,26 +83,31 @@ def test_group_photo_faces_whole_photo_blend_and_download(browser: Browser, serv
     with open_studio(browser, server.url, tmp_path / "group.png") as studio:
         page = studio.page
         studio.upload(photo)
-        first = studio.wait_for_image("portrait")
-        assert first.width == 3 * 512  # every face, side by side
+        assert studio.wait_for_image("portrait").width == 3 * 512  # every face, side by side
+        first = studio.settled("portrait")  # and then each painted after a master
+        assert first.width == 3 * 512
         thumbnails = page.locator("#faces img")
         thumbnails.nth(2).wait_for()
         assert thumbnails.count() == 3
         assert page.locator("#faces").inner_text().split()[-3:] == ["1", "2", "3"]
 
         thumbnails.nth(2).click()  # a numbered thumbnail picks the face to paint
-        picked = studio.wait_for_image("portrait", replacing=first.src)
+        studio.wait_for_image("portrait", replacing=first.src)
+        picked = studio.settled("portrait")
         assert picked.width == 512
         page.locator("#all-faces").click()
-        every = studio.wait_for_image("portrait", replacing=picked.src)
+        studio.wait_for_image("portrait", replacing=picked.src)
+        every = studio.settled("portrait")
         assert every.width == 3 * 512 and every.src == first.src  # same photo, same style: same painting
 
         page.get_by_text("More").click()
         page.locator("#view").get_by_label("Whole photo", exact=True).check()
-        whole = studio.wait_for_image("portrait", replacing=every.src)
+        studio.wait_for_image("portrait", replacing=every.src)
+        whole = studio.settled("portrait")
         assert whole.width == 1200 and studio.shown("original").width == 1200
         page.locator("#view").get_by_label("Whole photo, all painted", exact=True).check()
-        painted = studio.wait_for_image("portrait", replacing=whole.src)
+        studio.wait_for_image("portrait", replacing=whole.src)
+        painted = studio.settled("portrait")
         assert painted.width == 1200
         page.screenshot(path=tmp_path / "whole-photo-painted.png", full_page=True)
 
@@ -112,6 +117,7 @@ def test_group_photo_faces_whole_photo_blend_and_download(browser: Browser, serv
         page.get_by_role("option", name="ink").click()  # oil and ink, half and half
         blended = studio.wait_for_image("portrait", replacing=portrait.src)
         assert blended.width == 3 * 512
+        studio.settled("portrait")
 
         asked = len(studio.requested)
         with page.expect_download() as download:
