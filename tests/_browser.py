@@ -141,11 +141,15 @@ class Studio:
                 shown, since = now, time.monotonic()
         return shown
 
-    def wait_for_label(self, replacing: str | None = None) -> str:
-        """Wait until the museum label under the portrait names a master (and is not ``replacing``)."""
+    def wait_for_label(self, replacing: str | None = None, timeout_ms: float = STEP_TIMEOUT_MS) -> str:
+        """Wait until the museum label under the portrait names a master (and is not ``replacing``).
+
+        The first painting after a master waits for the library and its kernels (seconds, but
+        minutes under strace): callers that trace the server give it longer.
+        """
         self.page.wait_for_function(
             "(old) => { const t = document.querySelector('#label').innerText;"
-            " return t.includes(', after ') && t !== old; }", arg=replacing)
+            " return t.includes(', after ') && t !== old; }", arg=replacing, timeout=timeout_ms)
         return self.page.locator("#label").inner_text()
 
     def paint(self) -> None:

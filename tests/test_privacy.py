@@ -138,9 +138,8 @@ def send_through_browser(server: Server, photo: Path, group: Path, folder: Path)
             studio.wait_for_image("portrait")
         with open_studio(browser, server.url, folder / "upload.png") as studio:  # and after a master
             studio.upload(photo)
-            instant = studio.wait_for_image("portrait")
-            studio.wait_for_image("portrait", replacing=instant.src)
-            studio.wait_for_label()
+            studio.wait_for_image("portrait")
+            studio.wait_for_label(timeout_ms=600_000)
             studio.page.locator("#another").click()
         with open_studio(browser, server.url, folder / "group.png") as studio:  # thumbnails, whole photo
             studio.upload(group)
