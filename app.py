@@ -1,14 +1,16 @@
 """Portrait studio: take a selfie, pick a style, see yourself painted. Nothing is kept.
 
-    python app.py [--host 127.0.0.1] [--port 7860] [--share] [--kiosk [--idle 60]]
+    python app.py [--host 127.0.0.1] [--port 7860] [--share] [--kiosk [--idle 60] [--address URL]]
 
 Without ``--host``/``--port`` the address is Gradio's ``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT``
 (a Hugging Face Space sets 0.0.0.0), else 127.0.0.1:7860: this machine only.
 
-A thin Gradio shell over :mod:`portrait`. Photos travel in memory: the uploaded file is read
-and deleted at once (it sits on tmpfs for those milliseconds), the decoded photo lives in the
-visitor's session state only, and images go back to the browser as data URLs, so Gradio never
-writes an output file.
+A thin Gradio shell over :mod:`portrait`: :class:`Studio` holds the handlers (photo in, portrait
+out), and the builders lay out the page: :func:`wall` (the framed portrait and its museum label),
+:func:`easel` (camera, style, options), :func:`live_tab`, and :func:`wire` connects them. Photos
+travel in memory: the uploaded file is read and deleted at once (it sits on tmpfs for those
+milliseconds), the decoded photo lives in the visitor's session state only, and images go back
+to the browser as data URLs, so Gradio never writes an output file.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ import argparse
 import base64
 import logging
 import os
+import re
+import threading
+import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 
 # Before torch loads OpenMP: idle worker threads sleep instead of spinning. On a shared 2-vCPU
 # host a spinning thread that loses its core stalls every parallel region (measured 5-10× slower
@@ -30,18 +37,26 @@ CACHE = private_cache()  # before gradio and torch are imported: their caches go
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
+from fastapi import Response  # noqa: E402
+from fastapi.routing import APIRoute  # noqa: E402
+from gradio.events import Dependency  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from portrait.align import coverage  # noqa: E402
 from portrait.composite import paste_back  # noqa: E402
 from portrait.encode import webp_data_url  # noqa: E402
 from portrait.inputs import MAX_FILE_BYTES, InputError, Uploads, load_image  # noqa: E402
 from portrait.live import LiveSession  # noqa: E402
-from portrait.masters import MasterPainter, thumbnail, warm_up  # noqa: E402
-from portrait.pipeline import Painter, chosen_faces  # noqa: E402
+from portrait.masters import Master, MasterPainter, thumbnail, warm_up  # noqa: E402
+from portrait.pipeline import Painter, Portrait, chosen_faces  # noqa: E402
 from portrait.styles import DESCRIPTIONS  # noqa: E402
+from portrait.takehome import LIFETIME_S, TakeHome, phone_address, qr_data_url  # noqa: E402
 
 log = logging.getLogger("portrait-studio")
+# mediapipe's protobuf calls a deprecated lookup on every graph: noise in the log, nothing to act on.
+warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated")
 
+STATIC = Path(__file__).resolve().parent / "static"
 PRIVACY_NOTE = ("Your photo is processed in this server's memory only and is never saved to disk; "
                 "it is forgotten when you leave the page (at the latest after 15 minutes).")
 #: The portrait framing; the photo with its faces painted in; the whole photo painted, faces too.
@@ -60,6 +75,8 @@ SESSION_SECONDS = 900
 #: visitor presses Record again), so nobody waits long for the mirror.
 LIVE_VISITORS = 2
 LIVE_SECONDS = 120
+#: The inset photo shows the wall, not the blurred fill, where a tight crop had no picture.
+WALL = (42, 35, 31)
 
 
 def data_url(image: np.ndarray, quality: int = 90) -> dict:
@@ -85,6 +102,17 @@ def side_by_side(images: list[np.ndarray]) -> np.ndarray:
     return images[0] if len(images) == 1 else np.concatenate(images, axis=1)
 
 
+def photo_inset(portrait: Portrait, image_size: tuple[int, int]) -> np.ndarray:
+    """The photo as the portrait frames it, the wall colour where the crop ran past the photo."""
+    inside = coverage(portrait.alignment, image_size)
+    return np.where(inside[..., None], portrait.aligned, np.array(WALL, np.uint8))
+
+
+def first_study(style: str) -> str:
+    """The label while the painting after a master is on its way: the medium, and what is coming."""
+    return f"*{DESCRIPTIONS[style].split(':')[0]} — a first study; the painting after a master follows.*"
+
+
 def face_thumbnails(image: Image.Image, faces: list) -> list[dict]:
     """Numbered thumbnails of each face (gallery payloads with data URLs: no file is written)."""
     items = []
@@ -97,325 +125,506 @@ def face_thumbnails(image: Image.Image, faces: list) -> list[dict]:
     return items
 
 
-def no_faces_offered() -> tuple:
-    """Updates for (thumbnail group, thumbnails, chosen face): nothing to pick, every face painted."""
-    return gr.update(visible=False), gr.update(value=[]), None
+class Requests:
+    """Each visitor's newest request number, so that work asked for earlier steps aside.
+
+    Every request (a new photo, another style, another master, the photo removed) takes a new
+    number at once, outside the queue; a painting still waiting for an older number returns
+    without painting, and one that finishes late is not shown. This replaces Gradio's ``cancels``,
+    which can leave a cancelled event's concurrency slot taken for good (seen with Gradio 6.31:
+    "Another master" pressed while a master painting waited, then every later painting of every
+    visitor waited forever; ``tests/test_browser.py`` guards against it).
+    """
+
+    def __init__(self) -> None:
+        self._latest: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def new(self, request: gr.Request) -> int:
+        with self._lock:
+            number = self._latest.get(request.session_hash, 0) + 1
+            self._latest[request.session_hash] = number
+        return number
+
+    def current(self, request: gr.Request, number: int | None) -> bool:
+        with self._lock:
+            return number is not None and self._latest.get(request.session_hash) == number
+
+    def forget(self, request: gr.Request) -> None:
+        with self._lock:
+            self._latest.pop(request.session_hash, None)
 
 
-def build(painter: Painter, masters: Future[MasterPainter], kiosk: bool = False) -> gr.Blocks:
-    """The page: webcam/upload on the left, the photo as framed and its portrait on the right."""
+@dataclass
+class Painted:
+    """What one request produced: the view's photo and painting, and what the label needs."""
+
+    photo: np.ndarray
+    painting: np.ndarray
+    note: str
+    faces: list
+    image: Image.Image
+    used: list[Master]
+
+
+class Studio:
+    """The page's handlers: photos in, portraits and messages out. No layout here."""
+
+    def __init__(self, painter: Painter, masters: Future[MasterPainter], take_home: TakeHome | None,
+                 link_base: str | None) -> None:
+        self.painter, self.masters = painter, masters
+        self.take_home, self.link_base = take_home, link_base
+        self.uploads = Uploads(remember=QUEUE_SIZE)  # identical uploads share one path: see Uploads
+        self.requests = Requests()
+
+    def paint(self, image: Image.Image | None, style: str, which: int | None, view: str = VIEWS[0],
+              other: str = NO_BLEND, amount: float = 0.0, strength: float = 1.0,
+              rank: int | None = None) -> Painted:
+        """Paint the photo's chosen faces: with the generator, or after a master when ``rank``
+        (0: the best-suited master, 1: the next…) is given; then compose the chosen view."""
+        if image is None:
+            raise InputError("Take a photo with the webcam or choose a file first.")
+        image, faces = self.painter.upright_faces(image)
+        recipe = style_recipe(style, other, amount)
+        chosen = chosen_faces(faces, which)
+        if rank is None:
+            pairs, used = [self.painter.portrait(image, f, recipe, strength) for f in chosen], []
+        elif len(chosen) > MASTER_FACES:
+            raise InputError(f"{len(chosen)} faces: click one to have it painted after a master.")
+        else:
+            library = self.masters.result()  # ready within seconds of start-up
+            pairs, used = map(list, zip(*(self.painter.after_master(library, image, f, style, rank, strength)
+                                          for f in chosen), strict=True))
+        note = (f"{len(faces)} faces found: click a face to paint only that one, or paint every face."
+                if len(faces) > 1 else "")
+        if view in (WHOLE_PHOTO, ALL_PAINTED):
+            photo, background = np.asarray(image), image
+            if view == ALL_PAINTED:  # the scene painted too, the faces from their portraits
+                scene = self.painter.paint_frame(image, recipe, strength)
+                background = Image.fromarray(scene).resize(image.size, Image.Resampling.BILINEAR)
+            painting = paste_back(background, [(p.painted, p.alignment) for p in pairs])
+        else:
+            photo = side_by_side([photo_inset(p, image.size) for p in pairs])
+            painting = side_by_side([p.painted for p in pairs])
+        return Painted(photo, painting, note, faces, image, used)
+
+    @staticmethod
+    def failed(error: Exception) -> str:
+        """Log the kind of failure only (messages can quote file names; the log keeps no image
+        data, names or client addresses), toast it, and return the status line."""
+        message = friendly_text(error).removeprefix("⚠️ ")
+        if not isinstance(error, InputError):
+            log.error("painting failed: %s", type(error).__name__)
+        gr.Warning(message)
+        return f"⚠️ {message}"
+
+    def nothing_painted(self, error: Exception) -> tuple:
+        """A new photo's outputs after ``error``, the state aside: no pictures, no faces, the message."""
+        return None, None, "", gr.update(visible=False), gr.update(value=[]), None, self.failed(error)
+
+    # Outputs of a new photo: state, inset, portrait, label, thumbnails group, thumbnails, face, status.
+    def new_photo(self, image: Image.Image | None, style: str, *options) -> tuple:
+        """Paint every face of a new photo; offer numbered thumbnails to pick one when there are more."""
+        try:
+            done = self.paint(image, style, None, *options)
+        except Exception as error:  # noqa: BLE001 — every failure becomes a message
+            return image, *self.nothing_painted(error)
+        offered = len(done.faces) > 1
+        return (done.image, data_url(done.photo), data_url(done.painting), first_study(style),
+                gr.update(visible=offered),
+                gr.update(value=face_thumbnails(done.image, done.faces) if offered else [],
+                          selected_index=None),
+                None, done.note)
+
+    def receive(self, payload: dict | None, style: str, view: str, other: str, amount: float,
+                strength: float, ticket: int, request: gr.Request) -> tuple:
+        """A new photo arrived: read it into memory and delete the upload (always, even when a
+        newer photo makes this one moot), then paint it."""
+        try:
+            image = self.uploads.read((payload or {}).get("path"))
+        except Exception as error:  # noqa: BLE001 — every failure becomes a message
+            image = error
+        if not self.requests.current(request, ticket):
+            return (gr.update(),) * 8
+        if isinstance(image, Exception):
+            return None, *self.nothing_painted(image)
+        return self.new_photo(image, style, view, other, amount, strength)
+
+    def repaint(self, image: Image.Image | None, style: str, which: int | None, view: str, other: str,
+                amount: float, strength: float, ticket: int, request: gr.Request) -> tuple:
+        """Inset, portrait, label and status for a new style, view, blend or face."""
+        if not self.requests.current(request, ticket):
+            return (gr.update(),) * 4
+        try:
+            done = self.paint(image, style, which, view, other, amount, strength)
+        except Exception as error:  # noqa: BLE001 — every failure becomes a message
+            return None, None, "", self.failed(error)
+        return data_url(done.photo), data_url(done.painting), first_study(style), done.note
+
+    def after_master(self, image: Image.Image | None, style: str, which: int | None, view: str, other: str,
+                     amount: float, strength: float, ticket: int, rank: int, request: gr.Request) -> tuple:
+        """Repaint the instant portrait after a real master. Outputs: portrait, museum label, the
+        master's picture, the "Another master" button, the rank (kept for that button), and the
+        take-home panel and its QR code (kiosk only)."""
+        skip = (gr.update(),) * 7
+        if image is None or not self.requests.current(request, ticket):
+            return skip
+        hidden = gr.update(visible=False)
+        try:
+            done = self.paint(image, style, which, view, other, amount, strength, rank)
+        except InputError as error:  # the instant portrait stays, and the label says why
+            return gr.update(), str(error), hidden, hidden, rank, hidden, gr.update()
+        except Exception as error:  # noqa: BLE001 — the instant portrait stays
+            log.error("master painting failed: %s", type(error).__name__)
+            return gr.update(), "", hidden, hidden, rank, hidden, gr.update()
+        if not self.requests.current(request, ticket):  # a newer request came while painting
+            return skip
+        label = "  \n".join(dict.fromkeys(master.credit for master in done.used))
+        picture = data_url(thumbnail(done.used[0]), quality=85)
+        qr, note = self.offer_take_home(done.painting)
+        return (data_url(done.painting), f"*{label}*", gr.update(value=picture, visible=True),
+                gr.update(visible=True), rank, qr, note)
+
+    def first_master(self, image: Image.Image | None, style: str, which: int | None, view: str, other: str,
+                     amount: float, strength: float, ticket: int, request: gr.Request) -> tuple:
+        return self.after_master(image, style, which, view, other, amount, strength, ticket, 0, request)
+
+    def next_master(self, image: Image.Image | None, style: str, which: int | None, view: str, other: str,
+                    amount: float, strength: float, ticket: int, rank: int, request: gr.Request) -> tuple:
+        return self.after_master(image, style, which, view, other, amount, strength, ticket, rank + 1,
+                                 request)
+
+    def offer_take_home(self, painting: np.ndarray) -> tuple:
+        """The take-home panel shown, with the QR code of a one-time link to ``painting`` (kiosk only)."""
+        if self.take_home is None or self.link_base is None:
+            return gr.update(visible=False), gr.update()
+        link = f"{self.link_base}/take/{self.take_home.put(painting)}"
+        code = {"url": qr_data_url(link), "orig_name": "take-home.png", "mime_type": "image/png"}
+        return gr.update(visible=True), code
+
+    def clear(self, request: gr.Request) -> tuple:
+        """The visitor removed the photo: forget it and everything painted from it."""
+        hidden = gr.update(visible=False)
+        return (self.requests.new(request), None, None, None, "", hidden, gr.update(value=[]), None, "",
+                gr.update(value=None, visible=False), hidden, hidden)
+
+    def preview(self, image: Image.Image | None, ticket: int, request: gr.Request):
+        """Show the photo from memory: its uploaded file is already deleted."""
+        if image is None or not self.requests.current(request, ticket):
+            return gr.update()
+        return data_url(np.asarray(image))
+
+    def paint_api(self, payload: dict | None, style: str) -> tuple:
+        """For API clients: a photo in; the framed photo, the instant portrait, the faces'
+        thumbnails and a status line out (the page reaches the same painter through the chain)."""
+        try:
+            done = self.paint(self.uploads.read((payload or {}).get("path")), style, None)
+        except Exception as error:  # noqa: BLE001 — every failure becomes a message
+            if not isinstance(error, InputError):
+                log.error("painting failed: %s", type(error).__name__)
+            return None, None, [], friendly_text(error)
+        offered = face_thumbnails(done.image, done.faces) if len(done.faces) > 1 else []
+        return data_url(done.photo), data_url(done.painting), offered, done.note
+
+    def master_api(self, payload: dict | None, style: str) -> tuple:
+        """For API clients: a photo in, its portrait after the best-suited master and the
+        museum label out."""
+        try:
+            done = self.paint(self.uploads.read((payload or {}).get("path")), style, 0, rank=0)
+        except Exception as error:  # noqa: BLE001 — every failure becomes a message
+            return None, friendly_text(error)
+        return data_url(done.painting), done.used[0].credit
+
+    def live_step(self, payload: dict | None, style: str, session: LiveSession | None):
+        """One streamed frame (a data URL, decoded in memory) → its painted version."""
+        session = session or LiveSession()
+        try:
+            frame = load_image(base64.b64decode((payload or {}).get("url", ",").split(",", 1)[1]))
+            painted = session.step(self.painter, frame, style)
+        except Exception as error:  # noqa: BLE001 — a bad frame must not end the stream
+            if not isinstance(error, InputError):
+                log.error("live frame failed: %s", type(error).__name__)
+            return gr.update(), session
+        return (data_url(painted, quality=75) if painted is not None else gr.update()), session
+
+    def freeze(self, session: LiveSession | None, style: str, view: str, other: str, amount: float,
+               strength: float, ticket: int, request: gr.Request) -> tuple:
+        """Paint the last live frame at full size in the studio tab, shown as the new photo."""
+        image = session.frame if session else None
+        if not self.requests.current(request, ticket):
+            return (gr.update(),) * 10
+        return (*self.new_photo(image, style, view, other, amount, strength), gr.update(selected="studio"),
+                data_url(np.asarray(image)) if image is not None else None)
+
+
+@dataclass
+class Wall:
+    """The framed portrait and what hangs with it: the museum label, the master, the photo inset."""
+
+    portrait: gr.Image
+    label: gr.Markdown
+    master: gr.Image
+    another: gr.Button
+    original: gr.Image
+
+
+def wall() -> Wall:
+    # No share button: sharing would upload the image to a third party.
+    portrait = gr.Image(show_label=False, interactive=False, elem_id="portrait", format="webp",
+                        buttons=["download", "fullscreen"])
+    with gr.Row(elem_id="plaque", equal_height=False):
+        master = gr.Image(label="After", interactive=False, height=150, elem_id="master", visible=False,
+                          buttons=[], show_label=False)
+        with gr.Column(scale=3, min_width=200):
+            label = gr.Markdown("", elem_id="label")
+            another = gr.Button("Another master", elem_id="another", visible=False, size="sm")
+        original = gr.Image(label="Your photo, framed", interactive=False, elem_id="original", format="webp",
+                            height=150, buttons=[])
+    return Wall(portrait, label, master, another, original)
+
+
+@dataclass
+class TakeHomePanel:
+    """The kiosk's QR code of a one-time link to the portrait, with how it works."""
+
+    box: gr.Column
+    code: gr.Image
+
+
+def take_home_panel() -> TakeHomePanel:
+    with gr.Column(visible=False, elem_id="takehome-panel") as box:
+        gr.Markdown(f"**Take it home:** scan this with your phone. The link works once, within "
+                    f"{round(LIFETIME_S / 60)} minutes; until then the picture waits in this kiosk's "
+                    "memory, never on a disk or in a cloud.", elem_id="takehome-note")
+        code = gr.Image(show_label=False, interactive=False, elem_id="takehome", buttons=[], height=220)
+    return TakeHomePanel(box, code)
+
+
+@dataclass
+class Easel:
+    """Where the visitor works: the camera, the style, the faces of a group, the options."""
+
+    camera: gr.Image
+    style: gr.Radio
+    style_buttons: list[gr.Button]
+    take: gr.Button
+    group_box: gr.Group
+    thumbnails: gr.Gallery
+    every_face: gr.Button
+    view: gr.Radio
+    blend_with: gr.Dropdown
+    blend: gr.Slider
+    strength: gr.Slider
+    paint: gr.Button
+    status: gr.Markdown
+
+    @property
+    def options(self) -> list:
+        return [self.view, self.blend_with, self.blend, self.strength]
+
+
+def easel(styles: list[str], kiosk: bool) -> Easel:
+    camera = gr.Image(sources=["webcam"] if kiosk else ["webcam", "upload"], type="filepath",
+                      label="Your photo", webcam_options=gr.WebcamOptions(mirror=True), elem_id="photo")
+    style = gr.Radio(styles, value=styles[0], label="Style", elem_id="style", info=DESCRIPTIONS[styles[0]],
+                     visible=not kiosk)
+    with gr.Row(visible=kiosk):
+        style_buttons = [gr.Button(f"{i + 1} · {name.capitalize()}", size="lg", elem_classes="kiosk-style")
+                         for i, name in enumerate(styles)]
+    take = gr.Button("Take my portrait (space)", variant="primary", size="lg", elem_id="take", visible=kiosk)
+    with gr.Group(visible=False) as group_box:
+        thumbnails = gr.Gallery(label="Faces: click one to paint it", columns=5, height=150,
+                                allow_preview=False, elem_id="faces", object_fit="cover", buttons=[])
+        every_face = gr.Button("Paint every face", elem_id="all-faces", size="sm")
+    with gr.Accordion("More", open=False, visible=not kiosk):
+        view = gr.Radio(VIEWS, value=VIEWS[0], label="Show", elem_id="view")
+        blend_with = gr.Dropdown([NO_BLEND, *styles], value=NO_BLEND, label="Blend with",
+                                 elem_id="blend-with")
+        blend = gr.Slider(0, 1, value=0.5, step=0.05, label="Blend", elem_id="blend")
+        strength = gr.Slider(0, 1, value=1, step=0.05, elem_id="strength",
+                             label="Strength (photo ↔ painting)")
+    paint = gr.Button("Paint", variant="primary", elem_id="paint", visible=not kiosk)
+    status = gr.Markdown("", elem_id="status")
+    return Easel(camera, style, style_buttons, take, group_box, thumbnails, every_face, view, blend_with,
+                 blend, strength, paint, status)
+
+
+@dataclass
+class Live:
+    camera: gr.Image
+    portrait: gr.Image
+    style: gr.Radio
+    freeze: gr.Button
+    session: gr.State
+
+
+def live_tab(styles: list[str]) -> Live:
+    gr.Markdown("Your webcam, painted live. Freeze a frame to paint it at full size.")
+    with gr.Row():
+        camera = gr.Image(sources=["webcam"], streaming=True, label="Camera",
+                          webcam_options=gr.WebcamOptions(mirror=True), elem_id="live-camera")
+        portrait = gr.Image(label="Live portrait", interactive=False, elem_id="live-portrait",
+                            buttons=["fullscreen"])
+    style = gr.Radio(styles, value=styles[0], label="Style", elem_id="live-style")
+    freeze = gr.Button("Freeze this frame", variant="primary", elem_id="freeze")
+    return Live(camera, portrait, style, freeze, gr.State(None, time_to_live=SESSION_SECONDS))
+
+
+def wire(studio: Studio, art: Wall, desk: Easel, take_home: TakeHomePanel, live: Live, tabs: gr.Tabs,
+         kiosk: bool) -> None:
+    """Connect the builders' components to the studio's handlers.
+
+    Every request first takes a new number outside the queue (see :class:`Requests`), then the
+    instant portrait is painted, then the painting after a master replaces it (~1-2 s later, its
+    progress shown on the label, not over the portrait the visitor is looking at).
+    """
+    photo, face, ticket, rank = (gr.State(None, time_to_live=SESSION_SECONDS), gr.State(None), gr.State(0),
+                                 gr.State(0))
+    quiet = dict(queue=False, api_visibility="private")
+    queued = dict(concurrency_limit=CONCURRENCY, concurrency_id="paint", api_visibility="private",
+                  postprocess=False)
+    instant = dict(show_progress="minimal", **queued)
+    later = dict(show_progress="full", show_progress_on=[art.label], **queued)
+    hidden = gr.update(visible=False)
+    master_inputs = [photo, desk.style, face, *desk.options, ticket]
+    master_outputs = [art.portrait, art.label, art.master, art.another, rank, take_home.box, take_home.code]
+    new_outputs = [photo, art.original, art.portrait, art.label, desk.group_box, desk.thumbnails, face,
+                   desk.status]
+    repaint_inputs = [photo, desk.style, face, *desk.options, ticket]
+    repaint_outputs = [art.original, art.portrait, art.label, desk.status]
+
+    def new_request(request: gr.Request) -> tuple:
+        """A new number for this visitor; the previous portrait's take-home code goes."""
+        return studio.requests.new(request), hidden
+
+    def pick_face(selected: gr.SelectData, request: gr.Request) -> tuple:
+        return (selected.index, *new_request(request))
+
+    def every_face(request: gr.Request) -> tuple:
+        return (None, *new_request(request))
+
+    def painted_then_master(head: Dependency, handler, inputs: list, outputs: list, **extra) -> Dependency:
+        painted = head.then(handler, inputs, outputs, **instant, **extra)
+        painted.then(studio.first_master, master_inputs, master_outputs, **later)
+        return painted
+
+    numbered = [ticket, take_home.box]
+    # upload, not input: input also fires with no photo when the source is switched or the photo
+    # removed, and receive() would greet that with a "No image received" warning.
+    received = painted_then_master(desk.camera.upload(new_request, None, numbered, **quiet), studio.receive,
+                                   [desk.camera, desk.style, *desk.options, ticket], new_outputs,
+                                   preprocess=False)
+    received.then(studio.preview, [photo, ticket], desk.camera, postprocess=False, **quiet)
+    for trigger in (desk.paint.click, desk.style.change, desk.view.change, desk.blend_with.change,
+                    desk.blend.release, desk.strength.release):
+        painted_then_master(trigger(new_request, None, numbered, **quiet), studio.repaint, repaint_inputs,
+                            repaint_outputs)
+    painted_then_master(desk.thumbnails.select(pick_face, None, [face, *numbered], **quiet), studio.repaint,
+                        repaint_inputs, repaint_outputs)
+    painted_then_master(desk.every_face.click(every_face, None, [face, *numbered], **quiet), studio.repaint,
+                        repaint_inputs, repaint_outputs)
+    another = art.another.click(new_request, None, numbered, **quiet)
+    another.then(studio.next_master, [*master_inputs, rank], master_outputs, **later)
+    # Removing the photo never waits in the painting queue; its new number retires what is pending.
+    desk.camera.clear(studio.clear, None, [ticket, *new_outputs, art.master, art.another, take_home.box],
+                      **quiet)
+
+    live.camera.stream(studio.live_step, [live.camera, live.style, live.session],
+                       [live.portrait, live.session],
+                       preprocess=False, postprocess=False, stream_every=0.1, time_limit=LIVE_SECONDS,
+                       concurrency_limit=LIVE_VISITORS, concurrency_id="live", api_visibility="private")
+    painted_then_master(live.freeze.click(new_request, None, numbered, **quiet), studio.freeze,
+                        [live.session, live.style, *desk.options, ticket], [*new_outputs, tabs, desk.camera])
+    desk.take.click(None, js="() => window.portraitCountdown && window.portraitCountdown()")
+    for button, name in zip(desk.style_buttons, studio.painter.styles, strict=True):
+        button.click(lambda name=name: name, None, desk.style, **quiet)
+    desk.style.change(lambda name: gr.update(info=DESCRIPTIONS[name]), desk.style, desk.style, **quiet)
+
+    # The public API (private on a kiosk), through components the page never shows.
+    api = dict(preprocess=False, postprocess=False, concurrency_limit=CONCURRENCY, concurrency_id="paint",
+               api_visibility="private" if kiosk else "public")
+    api_photo = gr.Image(type="filepath", visible=False, sources=["upload"])
+    api_images = [gr.Image(visible=False) for _ in range(3)]
+    api_faces, api_text = gr.Gallery(visible=False), [gr.Markdown(visible=False) for _ in range(2)]
+    gr.Button(visible=False).click(studio.paint_api, [api_photo, desk.style],
+                                   [api_images[0], api_images[1], api_faces, api_text[0]], api_name="paint",
+                                   **api)
+    gr.Button(visible=False).click(studio.master_api, [api_photo, desk.style], [api_images[2], api_text[1]],
+                                   api_name="paint_after_master", **api)
+
+
+def build(painter: Painter, masters: Future[MasterPainter], kiosk: bool = False,
+          take_home: TakeHome | None = None, link_base: str | None = None) -> gr.Blocks:
+    """The page: a portrait on a gallery wall, the easel beside it, the live mirror in a tab."""
+    studio = Studio(painter, masters, take_home, link_base)
     styles = painter.styles
-    uploads = Uploads(remember=QUEUE_SIZE)  # identical uploads share one path: see Uploads
     # delete_cache is the backstop: uploads are deleted as soon as they are read (see receive).
     with gr.Blocks(title="Portrait studio", delete_cache=(60, 60)) as demo:
-        photo_state = gr.State(None, time_to_live=SESSION_SECONDS)
         gr.Markdown("# Portrait studio\nTake a selfie or upload a photo, pick a style, and see "
-                    "yourself repainted as a classical portrait.")
+                    "yourself repainted as a classical portrait.", elem_id="masthead")
         gr.Markdown(f"🔒 {PRIVACY_NOTE}", elem_id="privacy-note")
         with gr.Tabs(selected="studio") as tabs:
-            with gr.Tab("Studio", id="studio"):
-                with gr.Row():
-                    with gr.Column(scale=1):
-                        camera = gr.Image(sources=["webcam"] if kiosk else ["webcam", "upload"],
-                                          type="filepath", label="Your photo",
-                                          webcam_options=gr.WebcamOptions(mirror=True), elem_id="photo")
-                        style = gr.Radio(styles, value=styles[0], label="Style", elem_id="style",
-                                         info=DESCRIPTIONS[styles[0]], visible=not kiosk)
-                        with gr.Row(visible=kiosk):
-                            style_buttons = [gr.Button(f"{i + 1} · {name.capitalize()}", size="lg",
-                                                       elem_classes="kiosk-style")
-                                             for i, name in enumerate(styles)]
-                        take = gr.Button("Take my portrait (space)", variant="primary", size="lg",
-                                         elem_id="take", visible=kiosk)
-                        with gr.Group(visible=False) as group_box:
-                            thumbnails = gr.Gallery(label="Faces: click one to paint it", columns=5,
-                                                    height=150, allow_preview=False, elem_id="faces",
-                                                    object_fit="cover", buttons=[])
-                            every_face = gr.Button("Paint every face", elem_id="all-faces", size="sm")
-                        face = gr.State(None)  # the face a thumbnail picked; None: every face
-                        with gr.Accordion("More", open=False, visible=not kiosk):
-                            view = gr.Radio(VIEWS, value=VIEWS[0], label="Show", elem_id="view")
-                            blend_with = gr.Dropdown([NO_BLEND, *styles], value=NO_BLEND,
-                                                     label="Blend with", elem_id="blend-with")
-                            blend = gr.Slider(0, 1, value=0.5, step=0.05, label="Blend", elem_id="blend")
-                            strength = gr.Slider(0, 1, value=1, step=0.05, elem_id="strength",
-                                                 label="Strength (photo ↔ painting)")
-                        paint = gr.Button("Paint", variant="primary", elem_id="paint", visible=not kiosk)
-                        status = gr.Markdown("", elem_id="status")
-                    with gr.Column(scale=2):
-                        with gr.Row():
-                            # No share button: sharing would upload the image to a third party.
-                            original = gr.Image(label="Photo, framed", interactive=False, elem_id="original",
-                                                format="webp", buttons=["download", "fullscreen"])
-                            with gr.Column():
-                                portrait = gr.Image(label="Portrait", interactive=False, elem_id="portrait",
-                                                    format="webp", buttons=["download", "fullscreen"])
-                                label = gr.Markdown("", elem_id="label")
-                                with gr.Row():
-                                    master_image = gr.Image(label="After", interactive=False, height=160,
-                                                            elem_id="master", visible=False, buttons=[])
-                                    another = gr.Button("Another master", elem_id="another", visible=False)
-                                rank = gr.State(0)  # which master: 0 the best suited, then the next
-
+            with gr.Tab("Studio", id="studio"), gr.Row(equal_height=False):
+                # The kiosk hangs the portrait first; a phone or desk visitor starts at the camera.
+                with gr.Column(scale=3 if kiosk else 2, min_width=320, elem_id="wall" if kiosk else "easel"):
+                    first = wall() if kiosk else easel(styles, kiosk)
+                with gr.Column(scale=2 if kiosk else 3, min_width=320, elem_id="easel" if kiosk else "wall"):
+                    second = easel(styles, kiosk) if kiosk else wall()
+                    panel = take_home_panel()  # beside the camera on a kiosk; never shown elsewhere
             with gr.Tab("Live mirror", id="live", visible=not kiosk):
-                gr.Markdown("Your webcam, painted live. Freeze a frame to paint it at full size.")
-                with gr.Row():
-                    live_camera = gr.Image(sources=["webcam"], streaming=True, label="Camera",
-                                           webcam_options=gr.WebcamOptions(mirror=True),
-                                           elem_id="live-camera")
-                    live_portrait = gr.Image(label="Live portrait", interactive=False,
-                                             elem_id="live-portrait", buttons=["fullscreen"])
-                live_style = gr.Radio(styles, value=styles[0], label="Style", elem_id="live-style")
-                freeze = gr.Button("Freeze this frame", variant="primary", elem_id="freeze")
-                live_state = gr.State(None, time_to_live=SESSION_SECONDS)
-
-        def run(image: Image.Image | None, style_name: str, which: int | None, view_name: str = VIEWS[0],
-                other: str = NO_BLEND, amount: float = 0.0, strength_value: float = 1.0,
-                rank: int | None = None):
-            """Paint the photo's chosen faces: with the generator, or after a master when ``rank``
-            (0: the best-suited master, 1: the next…) is given; then compose the chosen view."""
-            if image is None:
-                raise InputError("Take a photo with the webcam or choose a file first.")
-            image, faces = painter.upright_faces(image)
-            recipe = style_recipe(style_name, other, amount)
-            chosen = chosen_faces(faces, which)
-            if rank is None:
-                pairs, used = [painter.portrait(image, f, recipe, strength_value) for f in chosen], []
-            elif len(chosen) > MASTER_FACES:
-                raise InputError(f"{len(chosen)} faces: click one to have it painted after a master.")
-            else:
-                library = masters.result()  # ready within seconds of start-up
-                pairs, used = map(list, zip(*(painter.after_master(library, image, f, style_name, rank,
-                                                                   strength_value) for f in chosen),
-                                              strict=True))
-            note = (f"{len(faces)} faces found: click a face to paint only that one, or paint every face."
-                    if len(faces) > 1 else "")
-            if view_name in (WHOLE_PHOTO, ALL_PAINTED):
-                left, background = np.asarray(image), image
-                if view_name == ALL_PAINTED:  # the scene painted too, the faces from their portraits
-                    scene = painter.paint_frame(image, recipe, strength_value)
-                    background = Image.fromarray(scene).resize(image.size, Image.Resampling.BILINEAR)
-                right = paste_back(background, [(p.painted, p.alignment) for p in pairs])
-            else:
-                left = side_by_side([p.aligned for p in pairs])
-                right = side_by_side([p.painted for p in pairs])
-            return data_url(left), data_url(right), note, faces, image, used
-
-        def friendly(error: Exception) -> tuple:
-            message = friendly_text(error).removeprefix("⚠️ ")
-            if not isinstance(error, InputError):
-                # The kind of failure only: messages can quote file names, and the log keeps no
-                # image data, names or client addresses.
-                log.error("painting failed: %s", type(error).__name__)
-            gr.Warning(message)
-            return None, None, f"⚠️ {message}"
-
-        def new_photo(image: Image.Image | None, style_name: str, *options) -> tuple:
-            """Paint every face of a new photo; offer numbered thumbnails to pick one when there are more."""
-            try:
-                left, right, note, faces, image, _ = run(image, style_name, None, *options)
-            except Exception as error:  # noqa: BLE001 — every failure becomes a message
-                left, right, text = friendly(error)
-                return image, left, right, *no_faces_offered(), text
-            if len(faces) < 2:
-                return image, left, right, *no_faces_offered(), note
-            return (image, left, right, gr.update(visible=True),
-                    gr.update(value=face_thumbnails(image, faces), selected_index=None), None, note)
-
-        def receive(payload: dict | None, style_name: str, *options) -> tuple:
-            """A new photo arrived: read it into memory, delete the upload, paint it."""
-            try:
-                image = uploads.read((payload or {}).get("path"))
-            except Exception as error:  # noqa: BLE001 — every failure becomes a message
-                left, right, text = friendly(error)
-                return None, left, right, *no_faces_offered(), text
-            return new_photo(image, style_name, *options)
-
-        def clear():
-            """The visitor removed the photo: forget it and what was painted from it."""
-            return (None, None, None, *no_faces_offered(), "", "", gr.update(value=None, visible=False),
-                    gr.update(visible=False))
-
-        def preview(image: Image.Image | None):
-            """Show the photo from memory: its uploaded file is already deleted."""
-            return data_url(np.asarray(image)) if image is not None else gr.update()
-
-        def repaint(image: Image.Image | None, style_name: str, which: int | None, *options) -> tuple:
-            try:
-                return run(image, style_name, which, *options)[:3]
-            except Exception as error:  # noqa: BLE001
-                return friendly(error)
-
-        def after_master(image: Image.Image | None, style_name: str, which: int | None, *options_rank):
-            """Repaint the instant portrait after a real master: portrait, museum label, the master,
-            the "Another master" button, and the master's rank (kept for that button)."""
-            *options, rank = options_rank
-            nothing = (gr.update(), "", gr.update(visible=False), gr.update(visible=False), rank)
-            if image is None:
-                return nothing
-            try:
-                _, right, _, _, _, used = run(image, style_name, which, *options, rank)
-            except InputError as error:  # the instant portrait stays, and the label says why
-                return gr.update(), str(error), gr.update(visible=False), gr.update(visible=False), rank
-            except Exception as error:  # noqa: BLE001 — the instant portrait stays
-                log.error("master painting failed: %s", type(error).__name__)
-                return nothing
-            label = "  \n".join(dict.fromkeys(master.credit for master in used))
-            picture = data_url(thumbnail(used[0]), quality=85)
-            return right, f"*{label}*", gr.update(value=picture, visible=True), gr.update(visible=True), rank
-
-        def first_master(image: Image.Image | None, style_name: str, which: int | None, *options):
-            return after_master(image, style_name, which, *options, 0)
-
-        def next_master(image: Image.Image | None, style_name: str, which: int | None, *options_rank):
-            *options, rank = options_rank
-            return after_master(image, style_name, which, *options, rank + 1)
-
-        def pick_face(selected: gr.SelectData, image: Image.Image | None, style_name: str, *options) -> tuple:
-            """A thumbnail was clicked: paint that face."""
-            return selected.index, *repaint(image, style_name, selected.index, *options)
-
-        def every(image: Image.Image | None, style_name: str, *options) -> tuple:
-            return None, *repaint(image, style_name, None, *options)
-
-        outputs = [original, portrait, status]
-        new_outputs = [photo_state, original, portrait, group_box, thumbnails, face, status]
-        common = dict(concurrency_limit=CONCURRENCY, concurrency_id="paint", show_progress="minimal")
-        # upload, not input: input also fires with no photo when the source is switched or the
-        # photo removed, and receive() would greet that with a "No image received" warning.
-        options = [view, blend_with, blend, strength]
-        # always_last: a photo sent while the previous one is still being painted is painted next,
-        # not dropped (its upload would otherwise wait in the cache for the delete_cache backstop).
-        painting = camera.upload(receive, [camera, style, *options], new_outputs,
-                                 preprocess=False, postprocess=False, trigger_mode="always_last",
-                                 api_name="paint", api_visibility="private" if kiosk else "public",
-                                 **common)
-        painting.then(preview, photo_state, camera, postprocess=False, queue=False, api_visibility="private")
-        # After every instant portrait, the painting after a master replaces it (~1-2 s later),
-        # its progress shown on the label, not over the portrait the visitor is looking at.
-        master_inputs = [photo_state, style, face, *options]
-        master_outputs = [portrait, label, master_image, another, rank]
-        later = dict(postprocess=False, api_visibility="private", show_progress="full",
-                     show_progress_on=[label], concurrency_limit=CONCURRENCY, concurrency_id="paint")
-        mastering = [painting.then(first_master, master_inputs, master_outputs, **later)]
-        # A newer request cancels the paintings after masters still pending for older ones: the
-        # slow painting of an earlier face or style must not replace what the visitor asked last.
-        for trigger in (paint.click, style.change, view.change, blend_with.change,
-                        blend.release, strength.release):
-            event = trigger(repaint, [photo_state, style, face, *options], outputs, postprocess=False,
-                            api_visibility="private", cancels=list(mastering), **common)
-            mastering.append(event.then(first_master, master_inputs, master_outputs, **later))
-        for event in (thumbnails.select(pick_face, [photo_state, style, *options], [face, *outputs],
-                                        postprocess=False, api_visibility="private", cancels=list(mastering),
-                                        **common),
-                      every_face.click(every, [photo_state, style, *options], [face, *outputs],
-                                       postprocess=False, api_visibility="private", cancels=list(mastering),
-                                       **common)):
-            mastering.append(event.then(first_master, master_inputs, master_outputs, **later))
-        mastering.append(another.click(next_master, [*master_inputs, rank], master_outputs,
-                                       cancels=list(mastering), **later))
-        # Removing the photo never waits in the painting queue, and cancels a painting in flight.
-        camera.clear(clear, None, [*new_outputs, label, master_image, another], queue=False,
-                     cancels=[painting, *mastering], api_visibility="private")
-
-        def master_api(payload: dict | None, style_name: str) -> tuple:
-            """For API clients: a photo in, its portrait after the best-suited master and the
-            museum label out (the page reaches the same painter through the chain above)."""
-            try:
-                image = uploads.read((payload or {}).get("path"))
-                _, right, _, _, _, used = run(image, style_name, 0, rank=0)
-            except Exception as error:  # noqa: BLE001 — every failure becomes a message
-                return None, friendly_text(error)
-            return right, used[0].credit
-
-        # Components the page never shows: the endpoint's input and outputs.
-        api_photo = gr.Image(type="filepath", visible=False, sources=["upload"])
-        api_portrait, api_label = gr.Image(visible=False), gr.Markdown(visible=False)
-        gr.Button(visible=False).click(master_api, [api_photo, style], [api_portrait, api_label],
-                                       preprocess=False, postprocess=False, api_name="paint_after_master",
-                                       api_visibility="private" if kiosk else "public", **common)
-
-        def live_step(payload: dict | None, style_name: str, session: LiveSession | None):
-            """One streamed frame (a data URL, decoded in memory) → its painted version."""
-            session = session or LiveSession()
-            try:
-                frame = load_image(base64.b64decode((payload or {}).get("url", ",").split(",", 1)[1]))
-                painted = session.step(painter, frame, style_name)
-            except Exception as error:  # noqa: BLE001 — a bad frame must not end the stream
-                if not isinstance(error, InputError):
-                    log.error("live frame failed: %s", type(error).__name__)
-                return gr.update(), session
-            return (data_url(painted, quality=75) if painted is not None else gr.update()), session
-
-        def freeze_frame(session: LiveSession | None, style_name: str, *options):
-            """Paint the last live frame at full size in the studio tab."""
-            image = session.frame if session else None
-            return (*new_photo(image, style_name, *options), gr.update(selected="studio"),
-                    data_url(np.asarray(image)) if image is not None else None)
-
-        live_camera.stream(live_step, [live_camera, live_style, live_state], [live_portrait, live_state],
-                           preprocess=False, postprocess=False, stream_every=0.1, time_limit=LIVE_SECONDS,
-                           concurrency_limit=LIVE_VISITORS, concurrency_id="live", api_visibility="private")
-        frozen = freeze.click(freeze_frame, [live_state, live_style, *options], [*new_outputs, tabs, camera],
-                              postprocess=False, api_visibility="private", **common)
-        frozen.then(first_master, master_inputs, master_outputs, **later)
-        take.click(None, js="() => window.portraitCountdown && window.portraitCountdown()")
-        for button, name in zip(style_buttons, styles, strict=True):
-            button.click(lambda name=name: name, None, style, queue=False, api_visibility="private")
-        style.change(lambda name: gr.update(info=DESCRIPTIONS[name]), style, style, queue=False,
-                     api_visibility="private")
+                live = live_tab(styles)
+        art, desk = (first, second) if kiosk else (second, first)
+        wire(studio, art, desk, panel, live, tabs, kiosk)
+        demo.unload(studio.requests.forget)
     return demo
 
 
-#: Kiosk behaviour in the page: 3-2-1 countdown then capture, keys (space, 1/2/3), idle reset.
-#: The reset reloads the page: a new session, so the next visitor never sees the previous one.
-KIOSK_JS = """
-() => {
-  const idleMs = __IDLE__ * 1000;
-  let idle;
-  const rearm = () => { clearTimeout(idle); idle = setTimeout(() => location.reload(), idleMs); };
-  ["pointerdown", "keydown", "touchstart"].forEach((e) => document.addEventListener(e, rearm, true));
-  rearm();
-  const overlay = document.createElement("div");
-  overlay.id = "countdown";
-  document.body.appendChild(overlay);
-  const button = (label) => document.querySelector(`#photo button[aria-label="${label}"]`);
-  const webcamReady = () => { const v = document.querySelector("#photo video");
-                              return v && v.readyState >= 2 && v.videoWidth > 0; };
-  window.portraitCountdown = () => {
-    if (overlay.dataset.running) return;
-    const again = button("Remove Image");
-    if (again) again.click();  // a new visitor: drop the previous photo first
-    const access = [...document.querySelectorAll("#photo button")]
-      .find((b) => b.innerText.includes("Click to Access Webcam"));
-    if (access) access.click();
-    overlay.dataset.running = "1";
-    let n = 3;
-    overlay.textContent = n;
-    overlay.style.display = "flex";
-    const tick = setInterval(() => {
-      n -= 1;
-      if (n > 0) { overlay.textContent = n; return; }
-      if (!webcamReady()) { overlay.textContent = "…"; return; }
-      clearInterval(tick);
-      overlay.style.display = "none";
-      delete overlay.dataset.running;
-      button("capture photo").click();
-    }, 1000);
-  };
-  document.addEventListener("keydown", (e) => {
-    if (e.code === "Space") { e.preventDefault(); window.portraitCountdown(); }
-    const styles = document.querySelectorAll(".kiosk-style");
-    const index = ["Digit1", "Digit2", "Digit3"].indexOf(e.code);
-    if (index >= 0 && styles[index]) styles[index].click();
-  });
-}
-"""
-KIOSK_CSS = """
-.kiosk-style button, #take { font-size: 1.6rem !important; min-height: 4.5rem; }
-#countdown { display: none; position: fixed; inset: 0; z-index: 1000; align-items: center;
-             justify-content: center; font-size: 30vh; color: white; background: rgba(0,0,0,.35); }
-"""
+def gallery_css(kiosk: bool) -> str:
+    """The page's stylesheet, its fonts inlined as data URLs: nothing is fetched from elsewhere."""
+    css = (STATIC / "gallery.css").read_text() + ((STATIC / "kiosk.css").read_text() if kiosk else "")
+
+    def inline(match: re.Match) -> str:
+        font = base64.b64encode((STATIC / "fonts" / match[1]).read_bytes()).decode("ascii")
+        return f"url(data:font/woff2;base64,{font})"
+
+    return re.sub(r"url\(([\w.-]+\.woff2)\)", inline, css)
+
+
+def gallery_theme() -> gr.themes.Theme:
+    """Gradio's controls in the wall's colours, the same in light and dark mode."""
+    colours = {
+        "body_background_fill": "#2a231f", "background_fill_primary": "#332b26",
+        "background_fill_secondary": "#3a312b", "block_background_fill": "#332b26",
+        "block_border_color": "#4a3f37", "border_color_primary": "#4a3f37",
+        "body_text_color": "#efe6d8", "body_text_color_subdued": "#bfb2a0",
+        "block_label_background_fill": "#3a312b", "block_label_text_color": "#d9ccb8",
+        "block_title_text_color": "#efe6d8", "block_info_text_color": "#bfb2a0",
+        "input_background_fill": "#2a231f", "color_accent": "#c29a5b", "color_accent_soft": "#4a3c2c",
+        "button_primary_background_fill": "#b8894a", "button_primary_background_fill_hover": "#c99b5c",
+        "button_primary_text_color": "#1d1714", "button_secondary_background_fill": "#4a3f37",
+        "button_secondary_background_fill_hover": "#5a4c42", "button_secondary_text_color": "#efe6d8",
+        "checkbox_label_background_fill": "#3a312b", "checkbox_label_background_fill_selected": "#4a3c2c",
+        "checkbox_label_text_color": "#efe6d8", "checkbox_label_text_color_selected": "#f3ecdf",
+        "slider_color": "#c29a5b", "loader_color": "#c29a5b",
+    }
+    theme = gr.themes.Base()
+    dark = {f"{name}_dark": value for name, value in colours.items() if hasattr(theme, f"{name}_dark")}
+    return theme.set(**colours, **dark)
+
+
+def take_route(take_home: TakeHome) -> APIRoute:
+    """``GET /take/<token>``: the portrait once, as a download; afterwards a short explanation."""
+
+    def take(token: str) -> Response:
+        body = take_home.take(token)
+        if body is None:
+            return Response("This take-home link has been used or has expired (links work once, for "
+                            f"{round(LIFETIME_S / 60)} minutes).\n", status_code=404, media_type="text/plain",
+                            headers={"Cache-Control": "no-store"})
+        return Response(body, media_type="image/jpeg", headers={
+            "Content-Disposition": 'attachment; filename="my-portrait.jpg"', "Cache-Control": "no-store"})
+
+    return APIRoute("/take/{token}", take, methods=["GET"], include_in_schema=False)
 
 
 def load_masters(painter: Painter) -> MasterPainter:
@@ -437,9 +646,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="port to listen on (default: $GRADIO_SERVER_PORT, else 7860)")
     parser.add_argument("--share", action="store_true", help="also create a public gradio.live link")
     parser.add_argument("--kiosk", action="store_true",
-                        help="unattended exhibition screen: webcam only, big buttons, countdown, auto reset")
+                        help="unattended exhibition screen: webcam only, big type, countdown, auto reset, "
+                             "take-home QR codes")
     parser.add_argument("--idle", type=int, default=60,
                         help="kiosk: seconds without input before the screen resets for the next visitor")
+    parser.add_argument("--address", default=None,
+                        help="kiosk: the URL visitors' phones reach this server at, for the take-home "
+                             "QR code (default: the listening address; none on loopback)")
     return parser.parse_args(argv)
 
 
@@ -456,12 +669,21 @@ def main(argv: list[str] | None = None) -> None:
     # start, so the instant portrait is served at once and the first master painting waits at most that.
     masters = ThreadPoolExecutor(1, thread_name_prefix="masters").submit(load_masters, painter)
     log.info("portrait studio ready: styles %s, cache in RAM at %s", ", ".join(painter.styles), CACHE)
-    demo = build(painter, masters, kiosk=args.kiosk)
+    take_home = TakeHome() if args.kiosk else None
+    base = phone_address(args.host, args.port, args.address) if args.kiosk else None
+    if args.kiosk:
+        log.info("take-home links: %s", "on the local network" if base else
+                 "off (listening on loopback only; use --host 0.0.0.0 or --address)")
+    demo = build(painter, masters, kiosk=args.kiosk, take_home=take_home, link_base=base)
     demo.queue(max_size=budget.waiting, default_concurrency_limit=CONCURRENCY)
-    kiosk = {"js": KIOSK_JS.replace("__IDLE__", str(args.idle)), "css": KIOSK_CSS,
+    kiosk = {"js": (STATIC / "kiosk.js").read_text().replace("__IDLE__", str(args.idle)),
              "footer_links": []} if args.kiosk else {}
     demo.launch(server_name=args.host, server_port=args.port, share=args.share and not args.kiosk,
-                max_file_size=budget.largest, show_error=False, run_history=False, **kiosk)
+                max_file_size=budget.largest, show_error=False, run_history=False,
+                css=gallery_css(args.kiosk), theme=gallery_theme(), prevent_thread_lock=True, **kiosk)
+    if take_home is not None:  # first in line, before any of Gradio's own routes
+        demo.app.router.routes.insert(0, take_route(take_home))
+    demo.block_thread()
 
 
 if __name__ == "__main__":

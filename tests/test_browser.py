@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from playwright.sync_api import Browser
+from skimage import data
 
 from portrait.inputs import NOT_AN_IMAGE
-from tests._browser import Shown, Studio, chromium, open_studio, write_fake_webcam
+from tests._browser import Shown, Studio, chromium, keep_screenshot, open_studio, write_fake_webcam
 from tests.conftest import Server, jpeg_bytes
 
 #: Text that would mean a Python error leaked into the page.
@@ -22,6 +23,11 @@ TRACEBACK_MARKERS = ("Traceback", 'File "', ".py")
 #: What app.py says when Paint is pressed before any photo, and when an empty photo arrives.
 NO_PHOTO_YET = "Take a photo with the webcam or choose a file first."
 NO_IMAGE_RECEIVED = "No image received."
+#: Visitors who leave mid-painting before the one who must still be served, and how long that
+#: one may wait (a few paintings after masters ahead of it, on a shared 2-core machine).
+VISITORS_WHO_LEAVE = 4
+NEXT_VISITOR_MS = 60_000
+PHONE = (390, 844)
 
 
 @pytest.fixture(scope="module")
@@ -106,4 +112,47 @@ def test_the_portrait_is_repainted_after_a_named_master(studio: Studio) -> None:
     studio.page.locator("#another").click()
     studio.wait_for_label(replacing=first_label)
     assert_painted(studio.wait_for_image("portrait", replacing=after.src))
+    keep_screenshot(studio.page, "studio")
     assert studio.foreign_requests() == []
+
+
+def test_a_visitor_who_leaves_mid_painting_never_stalls_the_next(browser: Browser, server: Server,
+                                                                 tmp_path: Path) -> None:
+    """Visitors who ask for another master or style and close the page while it is painted must
+    not leave the painting queue stuck (Gradio's ``cancels`` did: every later visitor waited)."""
+    photo = tmp_path / "astronaut.jpg"
+    photo.write_bytes(jpeg_bytes(Image.fromarray(data.astronaut())))
+    for visit in range(VISITORS_WHO_LEAVE):
+        with open_studio(browser, server.url, tmp_path / f"leaving-{visit}.png") as studio:
+            studio.upload(photo)
+            studio.wait_for_image("portrait")
+            studio.wait_for_label()
+            studio.page.locator("#another").click()
+            studio.choose_style(("watercolor", "ink")[visit % 2])
+    with open_studio(browser, server.url, tmp_path / "next.png") as studio:
+        studio.page.set_default_timeout(NEXT_VISITOR_MS)
+        studio.upload(photo)
+        assert_painted(studio.wait_for_image("portrait"))
+        assert ", after " in studio.wait_for_label()
+
+
+def test_the_gallery_page_on_a_phone(browser: Browser, server: Server, tmp_path: Path) -> None:
+    """On a 390-px phone: nothing wider than the screen, the framed portrait nearly full width,
+    the museum label readable under it, and the serif face served by the app itself."""
+    photo = tmp_path / "astronaut.jpg"
+    photo.write_bytes(jpeg_bytes(Image.fromarray(data.astronaut())))
+    with open_studio(browser, server.url, tmp_path / "phone.png", width=PHONE[0], height=PHONE[1]) as studio:
+        page = studio.page
+        studio.upload(photo)
+        assert_painted(studio.wait_for_image("portrait"))
+        label = studio.wait_for_label()
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE[0]
+        frame = page.locator("#portrait img").bounding_box()
+        assert frame is not None and frame["width"] >= 0.7 * PHONE[0], frame
+        plaque = page.locator("#label").bounding_box()
+        assert plaque is not None and plaque["y"] > frame["y"] + frame["height"] and label.strip()
+        assert page.evaluate("document.fonts.check('16px \"Cormorant Garamond\"')")
+        assert page.evaluate("[...document.fonts].some((f) => f.family.includes('Cormorant')"
+                             " && f.status === 'loaded')")
+        keep_screenshot(page, "phone")
+        assert studio.foreign_requests() == []

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
+import requests
 from PIL import Image
 from playwright.sync_api import Browser
 
-from tests._browser import chromium, open_studio, write_fake_webcam
+from tests._browser import chromium, keep_screenshot, open_studio, write_fake_webcam
 from tests.conftest import Server, group_photo, jpeg_bytes, start_server
 
 LIVE_SECONDS = 15
+#: The address a kiosk's QR codes point phones at (given, so nothing on the network is looked up;
+#: the test fetches the same path from the server itself).
+KIOSK_ADDRESS = "http://kiosk.test:7860"
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +34,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def kiosk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = start_server(tmp_path_factory.mktemp("kiosk") / "app.log", "--kiosk", "--idle", "25")
+    server = start_server(tmp_path_factory.mktemp("kiosk") / "app.log", "--kiosk", "--idle", "25",
+                          "--address", KIOSK_ADDRESS)
     yield server
     server.stop()
 
@@ -129,3 +138,35 @@ def test_group_photo_faces_whole_photo_blend_and_download(browser: Browser, serv
         # the browser hands over the image it already has: nothing asked of the server
         assert [url for url in studio.requested[asked:] if not url.startswith("data:")] == []
         assert studio.foreign_requests() == []
+
+
+def decoded_qr(data_url: str) -> str:
+    """The text of the QR code in a PNG data URL, read by OpenCV as a phone camera would."""
+    png = np.frombuffer(base64.b64decode(data_url.split(",", 1)[1]), np.uint8)
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.imdecode(png, cv2.IMREAD_GRAYSCALE))
+    return text
+
+
+def test_kiosk_take_home_link_works_once(browser: Browser, kiosk_server: Server, tmp_path: Path) -> None:
+    """Beside the painting after a master, a QR code of a one-time link on the kiosk's address:
+    the phone gets the portrait once, as a JPEG download; the link is dead after that, and a new
+    portrait gets a new link."""
+    with open_studio(browser, kiosk_server.url, tmp_path / "take-home.png") as studio:
+        page = studio.page
+        page.keyboard.press("Space")
+        studio.wait_for_label(timeout_ms=60_000)
+        link = decoded_qr(studio.wait_for_image("takehome").src)
+        assert link.startswith(f"{KIOSK_ADDRESS}/take/") and len(link.rsplit("/", 1)[1]) >= 20, link
+        keep_screenshot(page, "kiosk")
+        first = requests.get(kiosk_server.url + link.removeprefix(KIOSK_ADDRESS + "/"), timeout=30)
+        assert first.status_code == 200 and first.headers["content-type"] == "image/jpeg"
+        assert "attachment" in first.headers["content-disposition"]
+        assert first.headers["cache-control"] == "no-store"
+        assert Image.open(io.BytesIO(first.content)).size == (512, 512)
+        again = requests.get(kiosk_server.url + link.removeprefix(KIOSK_ADDRESS + "/"), timeout=30)
+        assert again.status_code == 404 and "used or has expired" in again.text
+        assert requests.get(kiosk_server.url + "take/not-a-token", timeout=30).status_code == 404
+        previous, label = studio.shown("takehome").src, page.locator("#label").inner_text()
+        page.keyboard.press("Digit2")  # watercolor: a new portrait, a new link
+        studio.wait_for_label(replacing=label, timeout_ms=60_000)
+        assert decoded_qr(studio.wait_for_image("takehome", replacing=previous).src) != link
