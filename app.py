@@ -47,7 +47,7 @@ from portrait.composite import paste_back  # noqa: E402
 from portrait.encode import webp_data_url  # noqa: E402
 from portrait.inputs import MAX_FILE_BYTES, InputError, Uploads, load_image  # noqa: E402
 from portrait.live import LiveSession  # noqa: E402
-from portrait.masters import Master, MasterPainter, thumbnail, warm_up  # noqa: E402
+from portrait.masters import Master, MasterPainter, ready_painter, thumbnail  # noqa: E402
 from portrait.pipeline import Painter, Portrait, chosen_faces  # noqa: E402
 from portrait.styles import DESCRIPTIONS  # noqa: E402
 from portrait.takehome import LIFETIME_S, TakeHome, phone_address, qr_data_url  # noqa: E402
@@ -629,8 +629,7 @@ def take_route(take_home: TakeHome) -> APIRoute:
 
 def load_masters(painter: Painter) -> MasterPainter:
     """The master painter, its library prepared and its kernels compiled."""
-    masters = MasterPainter(painter.detector)
-    warm_up()
+    masters = ready_painter(painter.detector)
     log.info("master painter ready: %d masters", len(masters.masters))
     return masters
 

@@ -51,7 +51,7 @@ from portrait.align import align_face
 from portrait.encode import webp_data_url
 from portrait.inputs import load_image
 from portrait.live import LiveSession
-from portrait.masters import MasterPainter, warm_up
+from portrait.masters import ready_painter
 from portrait.pipeline import Painter
 from portrait.styles import WEIGHTS
 
@@ -232,8 +232,7 @@ def benchmark(runs: int, warmup: int, inputs: dict[str, tuple[int, int]]) -> dic
     base = next(iter(inputs))  # the headline numbers are for the webcam-sized photo
     live = live_stream(painters[256], photos[base], 3 * runs)
     start = time.perf_counter()
-    masters = MasterPainter(painters[512].detector)
-    warm_up()
+    masters = ready_painter(painters[512].detector)
     masters_ready_s = time.perf_counter() - start
     master_ms = timed(lambda: masters.paint(frames[512], STYLE), max(1, runs // 4), 1)
     # Peak RSS of the pipeline alone: taken before the peer model adds its own activations.
