@@ -42,13 +42,12 @@ from fastapi.routing import APIRoute  # noqa: E402
 from gradio.events import Dependency  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from portrait.align import coverage  # noqa: E402
-from portrait.composite import paste_back  # noqa: E402
+from portrait.composite import paste_back, photo_only  # noqa: E402
 from portrait.encode import webp_data_url  # noqa: E402
 from portrait.inputs import MAX_FILE_BYTES, InputError, Uploads, load_image  # noqa: E402
 from portrait.live import LiveSession  # noqa: E402
 from portrait.masters import Master, MasterPainter, ready_painter, thumbnail  # noqa: E402
-from portrait.pipeline import Painter, Portrait, chosen_faces  # noqa: E402
+from portrait.pipeline import Painter, chosen_faces  # noqa: E402
 from portrait.styles import DESCRIPTIONS  # noqa: E402
 from portrait.takehome import LIFETIME_S, TakeHome, phone_address, qr_data_url  # noqa: E402
 
@@ -100,12 +99,6 @@ def style_recipe(style: str, other: str, amount: float) -> str | dict[str, float
 
 def side_by_side(images: list[np.ndarray]) -> np.ndarray:
     return images[0] if len(images) == 1 else np.concatenate(images, axis=1)
-
-
-def photo_inset(portrait: Portrait, image_size: tuple[int, int]) -> np.ndarray:
-    """The photo as the portrait frames it, the wall colour where the crop ran past the photo."""
-    inside = coverage(portrait.alignment, image_size)
-    return np.where(inside[..., None], portrait.aligned, np.array(WALL, np.uint8))
 
 
 def first_study(style: str) -> str:
@@ -204,7 +197,7 @@ class Studio:
                 background = Image.fromarray(scene).resize(image.size, Image.Resampling.BILINEAR)
             painting = paste_back(background, [(p.painted, p.alignment) for p in pairs])
         else:
-            photo = side_by_side([photo_inset(p, image.size) for p in pairs])
+            photo = side_by_side([photo_only(p.aligned, p.alignment, image.size, WALL) for p in pairs])
             painting = side_by_side([p.painted for p in pairs])
         return Painted(photo, painting, note, faces, image, used)
 
@@ -393,10 +386,10 @@ class TakeHomePanel:
 
 def take_home_panel() -> TakeHomePanel:
     with gr.Column(visible=False, elem_id="takehome-panel") as box:
-        gr.Markdown(f"**Take it home:** scan this with your phone. The link works once, within "
-                    f"{round(LIFETIME_S / 60)} minutes; until then the picture waits in this kiosk's "
-                    "memory, never on a disk or in a cloud.", elem_id="takehome-note")
-        code = gr.Image(show_label=False, interactive=False, elem_id="takehome", buttons=[], height=220)
+        gr.Markdown(f"**Take it home:** scan with your phone. The link works once, within "
+                    f"{round(LIFETIME_S / 60)} minutes; the picture waits in this kiosk's memory only.",
+                    elem_id="takehome-note")
+        code = gr.Image(show_label=False, interactive=False, elem_id="takehome", buttons=[], height="17vh")
     return TakeHomePanel(box, code)
 
 
@@ -425,7 +418,8 @@ class Easel:
 
 def easel(styles: list[str], kiosk: bool) -> Easel:
     camera = gr.Image(sources=["webcam"] if kiosk else ["webcam", "upload"], type="filepath",
-                      label="Your photo", webcam_options=gr.WebcamOptions(mirror=True), elem_id="photo")
+                      label="Your photo", webcam_options=gr.WebcamOptions(mirror=True), elem_id="photo",
+                      height="31vh" if kiosk else None)  # a kiosk's screen holds it all at once
     style = gr.Radio(styles, value=styles[0], label="Style", elem_id="style", info=DESCRIPTIONS[styles[0]],
                      visible=not kiosk)
     with gr.Row(visible=kiosk):
@@ -563,7 +557,7 @@ def build(painter: Painter, masters: Future[MasterPainter], kiosk: bool = False,
         gr.Markdown("# Portrait studio\nTake a selfie or upload a photo, pick a style, and see "
                     "yourself repainted as a classical portrait.", elem_id="masthead")
         gr.Markdown(f"🔒 {PRIVACY_NOTE}", elem_id="privacy-note")
-        with gr.Tabs(selected="studio") as tabs:
+        with gr.Tabs(selected="studio", elem_id="tabs") as tabs:
             with gr.Tab("Studio", id="studio"), gr.Row(equal_height=False):
                 # The kiosk hangs the portrait first; a phone or desk visitor starts at the camera.
                 with gr.Column(scale=3 if kiosk else 2, min_width=320, elem_id="wall" if kiosk else "easel"):

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from portrait.align import EYE_LINE, Alignment, sampling_grid
+from portrait.align import EYE_LINE, Alignment, coverage, sampling_grid
 
 
 def face_mask(size: int) -> torch.Tensor:
@@ -48,3 +48,11 @@ def paste_back(photo: Image.Image, portraits: Iterable[tuple[np.ndarray, Alignme
         canvas = canvas * (1 - alpha) + layer[:, :3] * alpha
     return canvas[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
 
+
+
+def photo_only(aligned: np.ndarray, alignment: Alignment, image_size: tuple[int, int],
+               fill: tuple[int, int, int]) -> np.ndarray:
+    """The aligned frame with ``fill`` where it ran past the photo (W×H ``image_size``): the blur
+    that pads a tight crop for the painters is no part of the picture, and is not shown as one."""
+    inside = coverage(alignment, image_size)
+    return np.where(inside[..., None], aligned, np.array(fill, np.uint8))

@@ -101,3 +101,19 @@ def test_precision_is_measured_on_copies_of_the_generator() -> None:
     after = generator.state_dict()
     assert all(after[name].dtype == tensor.dtype and torch.equal(after[name], tensor)
                for name, tensor in before.items())
+
+
+def test_the_photo_inset_shows_no_fill(painter, astronaut: Image.Image) -> None:
+    """A tight crop: where the bust frame runs past the photo, the inset shows the fill colour,
+    never the blur that pads the frame for the painters; the photo itself is untouched."""
+    from portrait.align import coverage
+    from portrait.composite import photo_only
+
+    tight = astronaut.crop((150, 60, 310, 240))
+    p = painter(tight, "oil")[0]
+    inset = photo_only(p.aligned, p.alignment, tight.size, (42, 35, 31))
+    inside = coverage(p.alignment, tight.size)
+    assert 0.05 < 1 - inside.mean() < 0.95  # the frame does run past this photo
+    assert (inset[~inside] == (42, 35, 31)).all()
+    np.testing.assert_array_equal(inset[inside], p.aligned[inside])
+    assert np.abs(p.aligned[~inside].astype(int) - (42, 35, 31)).mean() > 20  # the fill was there
