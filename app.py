@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import base64
+import itertools
 import logging
 import os
 import re
 import threading
 import warnings
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,25 +129,47 @@ class Requests:
     which can leave a cancelled event's concurrency slot taken for good (seen with Gradio 6.31:
     "Another master" pressed while a master painting waited, then every later painting of every
     visitor waited forever; ``tests/test_browser.py`` guards against it).
+
+    The number travels in a hidden component, which the page reads when it sends each step; a
+    ``gr.State`` would be read when the step runs, by then always the newest.
     """
 
+    #: Sessions remembered at most (the oldest forgotten first): a client that never says goodbye
+    #: must not grow this for ever.
+    SESSIONS = 10_000
+
     def __init__(self) -> None:
-        self._latest: dict[str, int] = {}
+        self._numbers = itertools.count(1)  # one sequence for all: a number never comes back
+        self._latest: OrderedDict[str, int] = OrderedDict()
+        self._cleared: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def new(self, request: gr.Request) -> int:
+    def new(self, request: gr.Request, clears: bool = False) -> int:
+        """A new number for the visitor's newest request; ``clears``: it removes the photo."""
         with self._lock:
-            number = self._latest.get(request.session_hash, 0) + 1
+            number = next(self._numbers)
             self._latest[request.session_hash] = number
+            self._latest.move_to_end(request.session_hash)
+            if clears:
+                self._cleared[request.session_hash] = number
+            while len(self._latest) > self.SESSIONS:
+                session, _ = self._latest.popitem(last=False)
+                self._cleared.pop(session, None)
         return number
 
-    def current(self, request: gr.Request, number: int | None) -> bool:
+    def current(self, request: gr.Request, number: float | None) -> bool:
         with self._lock:
             return number is not None and self._latest.get(request.session_hash) == number
+
+    def cleared_since(self, request: gr.Request, number: float | None) -> bool:
+        """Whether the visitor removed their photo after request ``number``."""
+        with self._lock:
+            return self._cleared.get(request.session_hash, 0) > (number or 0)
 
     def forget(self, request: gr.Request) -> None:
         with self._lock:
             self._latest.pop(request.session_hash, None)
+            self._cleared.pop(request.session_hash, None)
 
 
 @dataclass
@@ -237,8 +261,10 @@ class Studio:
             image = self.uploads.read((payload or {}).get("path"))
         except Exception as error:  # noqa: BLE001 — every failure becomes a message
             image = error
-        if not self.requests.current(request, ticket):
-            return (gr.update(),) * 8
+        if not self.requests.current(request, ticket):  # a newer request paints it, unless removed
+            removed = isinstance(image, Exception) or self.requests.cleared_since(request, ticket)
+            kept = None if removed else image
+            return (kept, *(gr.update(),) * 5, None, gr.update())
         if isinstance(image, Exception):
             return None, *self.nothing_painted(image)
         return self.new_photo(image, style, view, other, amount, strength)
@@ -262,21 +288,24 @@ class Studio:
         skip = (gr.update(),) * 7
         if image is None or not self.requests.current(request, ticket):
             return skip
-        hidden = gr.update(visible=False)
+        hidden, painting = gr.update(visible=False), None
         try:
             done = self.paint(image, style, which, view, other, amount, strength, rank)
+            painting = done.painting
+            label = "  \n".join(dict.fromkeys(master.credit for master in done.used))
+            shown = (data_url(done.painting), f"*{label}*",
+                     gr.update(value=data_url(thumbnail(done.used[0]), quality=85), visible=True),
+                     gr.update(visible=True), rank)
         except InputError as error:  # the instant portrait stays, and the label says why
-            return gr.update(), str(error), hidden, hidden, rank, hidden, gr.update()
+            shown = gr.update(), str(error), hidden, hidden, rank
         except Exception as error:  # noqa: BLE001 — the instant portrait stays
             log.error("master painting failed: %s", type(error).__name__)
-            return gr.update(), "", hidden, hidden, rank, hidden, gr.update()
+            shown = gr.update(), "", hidden, hidden, rank
         if not self.requests.current(request, ticket):  # a newer request came while painting
             return skip
-        label = "  \n".join(dict.fromkeys(master.credit for master in done.used))
-        picture = data_url(thumbnail(done.used[0]), quality=85)
-        qr, note = self.offer_take_home(done.painting)
-        return (data_url(done.painting), f"*{label}*", gr.update(value=picture, visible=True),
-                gr.update(visible=True), rank, qr, note)
+        if painting is None:
+            return (*shown, hidden, gr.update())
+        return (*shown, *self.offer_take_home(painting))
 
     def first_master(self, image: Image.Image | None, style: str, which: int | None, view: str, other: str,
                      amount: float, strength: float, ticket: int, request: gr.Request) -> tuple:
@@ -291,15 +320,19 @@ class Studio:
         """The take-home panel shown, with the QR code of a one-time link to ``painting`` (kiosk only)."""
         if self.take_home is None or self.link_base is None:
             return gr.update(visible=False), gr.update()
-        link = f"{self.link_base}/take/{self.take_home.put(painting)}"
-        code = {"url": qr_data_url(link), "orig_name": "take-home.png", "mime_type": "image/png"}
+        try:
+            link = f"{self.link_base}/take/{self.take_home.put(painting)}"
+            code = {"url": qr_data_url(link), "orig_name": "take-home.png", "mime_type": "image/png"}
+        except Exception as error:  # noqa: BLE001 — the painting is shown all the same
+            log.error("take-home link failed: %s", type(error).__name__)
+            return gr.update(visible=False), gr.update()
         return gr.update(visible=True), code
 
     def clear(self, request: gr.Request) -> tuple:
         """The visitor removed the photo: forget it and everything painted from it."""
         hidden = gr.update(visible=False)
-        return (self.requests.new(request), None, None, None, "", hidden, gr.update(value=[]), None, "",
-                gr.update(value=None, visible=False), hidden, hidden)
+        return (self.requests.new(request, clears=True), None, None, None, "", hidden, gr.update(value=[]),
+                None, "", gr.update(value=None, visible=False), hidden, hidden)
 
     def preview(self, image: Image.Image | None, ticket: int, request: gr.Request):
         """Show the photo from memory: its uploaded file is already deleted."""
@@ -472,11 +505,13 @@ def wire(studio: Studio, art: Wall, desk: Easel, take_home: TakeHomePanel, live:
     instant portrait is painted, then the painting after a master replaces it (~1-2 s later, its
     progress shown on the label, not over the portrait the visitor is looking at).
     """
-    photo, face, ticket, rank = (gr.State(None, time_to_live=SESSION_SECONDS), gr.State(None), gr.State(0),
-                                 gr.State(0))
+    photo, face, rank = gr.State(None, time_to_live=SESSION_SECONDS), gr.State(None), gr.State(0)
+    ticket = gr.Number(0, visible=False, precision=0)  # this request's number (see Requests)
     quiet = dict(queue=False, api_visibility="private")
+    # trigger_mode: a step asked for again while the last one waits is sent all the same (a .then
+    # would skip it): each upload must be read and deleted, and stale ones return at once.
     queued = dict(concurrency_limit=CONCURRENCY, concurrency_id="paint", api_visibility="private",
-                  postprocess=False)
+                  postprocess=False, trigger_mode="multiple")
     instant = dict(show_progress="minimal", **queued)
     later = dict(show_progress="full", show_progress_on=[art.label], **queued)
     hidden = gr.update(visible=False)
@@ -606,19 +641,44 @@ def gallery_theme() -> gr.themes.Theme:
     return theme.set(**colours, **dark)
 
 
-def take_route(take_home: TakeHome) -> APIRoute:
-    """``GET /take/<token>``: the portrait once, as a download; afterwards a short explanation."""
+TAKE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex">
+<title>Your portrait</title></head>
+<body style="margin:0;min-height:100vh;display:flex;flex-direction:column;align-items:center;
+justify-content:center;background:#2a231f;color:#f3ecdf;font:1.2rem Georgia,serif;text-align:center;
+padding:1rem">
+<p>{message}</p>{button}</body></html>"""
+DOWNLOAD_BUTTON = ('<a href="{token}/portrait.jpg" download="my-portrait.jpg" style="display:inline-block;'
+                   'padding:.9rem 1.6rem;background:#b8894a;color:#1d1714;text-decoration:none;'
+                   'border-radius:6px;font-weight:bold">Download my portrait</a>')
+#: Nothing of these answers is cached, sniffed into another type, or names the kiosk to others.
+QUIET_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+                 "Referrer-Policy": "no-referrer"}
 
-    def take(token: str) -> Response:
+
+def take_routes(take_home: TakeHome) -> list[APIRoute]:
+    """``GET /take/<token>``: a small page whose button downloads the portrait; looking at it (or a
+    link preview fetching it) uses nothing up. ``GET /take/<token>/portrait.jpg``: the portrait,
+    once; afterwards both say the link was used or has expired."""
+    gone = (f"This take-home link has been used or has expired: links work once, within "
+            f"{round(LIFETIME_S / 60)} minutes.")
+
+    def page(token: str) -> Response:
+        if not take_home.waiting(token):
+            return Response(TAKE_PAGE.format(message=gone, button=""), 404, QUIET_HEADERS, "text/html")
+        button = DOWNLOAD_BUTTON.format(token=token)
+        return Response(TAKE_PAGE.format(message="Your portrait from the studio, once:", button=button), 200,
+                        QUIET_HEADERS, "text/html")
+
+    def portrait(token: str) -> Response:
         body = take_home.take(token)
         if body is None:
-            return Response("This take-home link has been used or has expired (links work once, for "
-                            f"{round(LIFETIME_S / 60)} minutes).\n", status_code=404, media_type="text/plain",
-                            headers={"Cache-Control": "no-store"})
-        return Response(body, media_type="image/jpeg", headers={
-            "Content-Disposition": 'attachment; filename="my-portrait.jpg"', "Cache-Control": "no-store"})
+            return Response(gone + "\n", 404, QUIET_HEADERS, "text/plain")
+        download = {**QUIET_HEADERS, "Content-Disposition": 'attachment; filename="my-portrait.jpg"'}
+        return Response(body, 200, download, "image/jpeg")
 
-    return APIRoute("/take/{token}", take, methods=["GET"], include_in_schema=False)
+    return [APIRoute("/take/{token}", page, methods=["GET"], include_in_schema=False),
+            APIRoute("/take/{token}/portrait.jpg", portrait, methods=["GET"], include_in_schema=False)]
 
 
 def load_masters(painter: Painter) -> MasterPainter:
@@ -675,7 +735,7 @@ def main(argv: list[str] | None = None) -> None:
                 max_file_size=budget.largest, show_error=False, run_history=False,
                 css=gallery_css(args.kiosk), theme=gallery_theme(), prevent_thread_lock=True, **kiosk)
     if take_home is not None:  # first in line, before any of Gradio's own routes
-        demo.app.router.routes.insert(0, take_route(take_home))
+        demo.app.router.routes[:0] = take_routes(take_home)
     demo.block_thread()
 
 

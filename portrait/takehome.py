@@ -11,6 +11,7 @@ import base64
 import io
 import ipaddress
 import secrets
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -53,6 +54,12 @@ class TakeHome:
             self._parcels[token] = Parcel(buffer.getvalue(), self._clock() + LIFETIME_S)
         return token
 
+    def waiting(self, token: str) -> bool:
+        """Whether ``token``'s portrait still waits (looking does not use the link up)."""
+        with self._lock:
+            self._drop_expired()
+            return token in self._parcels
+
     def take(self, token: str) -> bytes | None:
         """The JPEG behind ``token``, once; None when it was taken, expired, or never existed."""
         with self._lock:
@@ -78,22 +85,34 @@ def qr_data_url(link: str) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+#: Interfaces a phone on the room's network never reaches: containers' bridges and tunnels.
+VIRTUAL_INTERFACES = ("docker", "veth", "br-", "virbr", "tun", "tap", "wg", "lo")
+
+
 def phone_address(host: str, port: int, address: str | None = None) -> str | None:
     """Where a phone on the kiosk's network reaches this server, or None when it cannot (the
     server listens on loopback only): ``address`` if given, else the listening address, else,
-    listening on every interface, this machine's first non-loopback IPv4 address."""
+    listening on every interface, the first IPv4 address of a network interface that is up,
+    neither loopback, link-local nor a container bridge or tunnel (``--address`` to choose)."""
     if address:
         return address.rstrip("/")
     if host not in ("0.0.0.0", "::"):
         try:
-            loopback = ipaddress.ip_address(host).is_loopback
+            ip = ipaddress.ip_address(host)
         except ValueError:  # a host name
-            loopback = host == "localhost"
-        return None if loopback else f"http://{host}:{port}"
+            return None if host == "localhost" else f"http://{host}:{port}"
+        if ip.is_loopback:
+            return None
+        return f"http://[{ip}]:{port}" if ip.version == 6 else f"http://{ip}:{port}"
     import psutil
 
-    for entries in psutil.net_if_addrs().values():
+    up = {name for name, stats in psutil.net_if_stats().items() if stats.isup}
+    for name, entries in psutil.net_if_addrs().items():
+        if name not in up or name.startswith(VIRTUAL_INTERFACES):
+            continue
         for entry in entries:
-            if entry.family.name == "AF_INET" and not ipaddress.ip_address(entry.address).is_loopback:
-                return f"http://{entry.address}:{port}"
+            if entry.family == socket.AF_INET:
+                ip = ipaddress.ip_address(entry.address)
+                if not (ip.is_loopback or ip.is_link_local):
+                    return f"http://{ip}:{port}"
     return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image
@@ -15,6 +16,7 @@ from playwright.sync_api import Browser
 from skimage import data
 
 from portrait.inputs import NOT_AN_IMAGE
+from portrait.masters import MASTERS, Master, read_manifest
 from tests._browser import Shown, Studio, chromium, keep_screenshot, open_studio, write_fake_webcam
 from tests.conftest import Server, jpeg_bytes
 
@@ -28,6 +30,8 @@ NO_IMAGE_RECEIVED = "No image received."
 VISITORS_WHO_LEAVE = 4
 NEXT_VISITOR_MS = 60_000
 PHONE = (390, 844)
+#: Longer than a painting after a master takes here (~1-2 s), with room for a busy machine.
+LATE_PAINTING_MS = 6_000
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +160,25 @@ def test_the_gallery_page_on_a_phone(browser: Browser, server: Server, tmp_path:
                              " && f.status === 'loaded')")
         keep_screenshot(page, "phone")
         assert studio.foreign_requests() == []
+
+
+def credits(style: str) -> list[str]:
+    """The museum labels the masters of ``style`` can have, from the library's manifest."""
+    rows = read_manifest(MASTERS)
+    return [Master.credit.fget(SimpleNamespace(**row)) for row in rows if row["style"] == style]
+
+
+def test_the_last_style_asked_for_is_the_one_painted(studio: Studio, tmp_path: Path) -> None:
+    """Styles clicked in quick succession: the painting after a master that stays is the last
+    style's, never a slower one asked for before it, and nothing is dropped on the way."""
+    photo = tmp_path / "astronaut.jpg"
+    photo.write_bytes(jpeg_bytes(Image.fromarray(data.astronaut())))
+    studio.upload(photo)
+    studio.wait_for_label()
+    studio.choose_style("watercolor")
+    studio.choose_style("ink")
+    ink = credits("ink")
+    studio.page.wait_for_function("(ink) => ink.includes(document.querySelector('#label').innerText.trim())",
+                                  arg=ink)
+    studio.page.wait_for_timeout(LATE_PAINTING_MS)  # a stale watercolor painting would land by now
+    assert studio.page.locator("#label").inner_text().strip() in ink

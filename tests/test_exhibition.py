@@ -151,8 +151,8 @@ def decoded_qr(data_url: str) -> str:
 
 def test_kiosk_take_home_link_works_once(browser: Browser, kiosk_server: Server, tmp_path: Path) -> None:
     """Beside the painting after a master, a QR code of a one-time link on the kiosk's address:
-    the phone gets the portrait once, as a JPEG download; the link is dead after that, and a new
-    portrait gets a new link."""
+    its page can be looked at (link previews do), its download works once, as a JPEG; then the
+    link is dead, and a new portrait gets a new link."""
     with open_studio(browser, kiosk_server.url, tmp_path / "take-home.png", *EXHIBITION_SCREEN) as studio:
         page = studio.page
         page.keyboard.press("Space")
@@ -163,14 +163,19 @@ def test_kiosk_take_home_link_works_once(browser: Browser, kiosk_server: Server,
         link = decoded_qr(studio.wait_for_image("takehome").src)
         assert link.startswith(f"{KIOSK_ADDRESS}/take/") and len(link.rsplit("/", 1)[1]) >= 20, link
         keep_screenshot(page, "kiosk")
-        first = requests.get(kiosk_server.url + link.removeprefix(KIOSK_ADDRESS + "/"), timeout=30)
+        path = kiosk_server.url + link.removeprefix(KIOSK_ADDRESS + "/")
+        for _ in range(2):  # a link preview or a second look uses nothing up
+            page_answer = requests.get(path, timeout=30)
+            assert page_answer.status_code == 200 and "Download my portrait" in page_answer.text
+        first = requests.get(path + "/portrait.jpg", timeout=30)
         assert first.status_code == 200 and first.headers["content-type"] == "image/jpeg"
         assert "attachment" in first.headers["content-disposition"]
         assert first.headers["cache-control"] == "no-store"
         assert Image.open(io.BytesIO(first.content)).size == (512, 512)
-        again = requests.get(kiosk_server.url + link.removeprefix(KIOSK_ADDRESS + "/"), timeout=30)
+        again = requests.get(path + "/portrait.jpg", timeout=30)
         assert again.status_code == 404 and "used or has expired" in again.text
-        assert requests.get(kiosk_server.url + "take/not-a-token", timeout=30).status_code == 404
+        assert requests.get(path, timeout=30).status_code == 404
+        assert requests.get(kiosk_server.url + "take/not-a-token/portrait.jpg", timeout=30).status_code == 404
         previous, label = studio.shown("takehome").src, page.locator("#label").inner_text()
         page.keyboard.press("Digit2")  # watercolor: a new portrait, a new link
         studio.wait_for_label(replacing=label, timeout_ms=60_000)

@@ -32,10 +32,11 @@ def portrait() -> np.ndarray:
 def test_a_link_works_once(portrait: np.ndarray) -> None:
     store = TakeHome()
     token = store.put(portrait)
+    assert store.waiting(token) and store.waiting(token)  # looking uses nothing up
     body = store.take(token)
     assert body is not None and body[:3] == b"\xff\xd8\xff"
     assert Image.open(io.BytesIO(body)).size == (512, 512)
-    assert store.take(token) is None and len(store) == 0
+    assert store.take(token) is None and not store.waiting(token) and len(store) == 0
 
 
 def test_a_link_dies_after_five_minutes_untaken(portrait: np.ndarray) -> None:
@@ -73,6 +74,9 @@ def test_the_phone_address() -> None:
     assert phone_address("127.0.0.1", 7860) is None  # loopback only: no phone can reach it
     assert phone_address("localhost", 7860) is None
     assert phone_address("192.0.2.10", 7860) == "http://192.0.2.10:7860"
+    assert phone_address("2001:db8::5", 7860) == "http://[2001:db8::5]:7860"
+    assert phone_address("::1", 7860) is None
     assert phone_address("127.0.0.1", 7860, "http://kiosk.local:80/") == "http://kiosk.local:80"
     everywhere = phone_address("0.0.0.0", 7860)
-    assert everywhere is None or (everywhere.startswith("http://") and "127." not in everywhere)
+    assert everywhere is None or (everywhere.startswith("http://") and "127." not in everywhere
+                                  and "169.254." not in everywhere)
