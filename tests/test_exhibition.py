@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Page
 
 from tests._browser import chromium, keep_screenshot, open_studio, write_fake_webcam
 from tests.conftest import Server, group_photo, jpeg_bytes, start_server
@@ -74,7 +74,7 @@ def test_kiosk_countdown_keys_and_reset(browser: Browser, kiosk_server: Server, 
         assert page.locator("#photo button[aria-label='Upload file']").count() == 0  # webcam only
         assert page.get_by_text("Use via API").count() == 0  # no API page link
         assert not page.get_by_role("tab", name="Live mirror").is_visible()
-        page.keyboard.press("Space")
+        press_space_when_ready(page)
         page.wait_for_function("() => document.querySelector('#countdown').innerText === '3'")
         first = studio.wait_for_image("portrait")
         page.keyboard.press("Digit3")  # ink
@@ -141,6 +141,12 @@ def test_group_photo_faces_whole_photo_blend_and_download(browser: Browser, serv
         assert studio.foreign_requests() == []
 
 
+def press_space_when_ready(page: Page) -> None:
+    """Press space once the kiosk's script listens for it (it is attached after the page loads)."""
+    page.wait_for_function("() => typeof window.portraitCountdown === 'function'")
+    page.keyboard.press("Space")
+
+
 def decoded_qr(data_url: str) -> str:
     """The text of the QR code in a PNG data URL, read by OpenCV as a phone camera would (its
     ArUco-based reader: the classic one misses ~5 % of these codes, a phone's none)."""
@@ -155,7 +161,7 @@ def test_kiosk_take_home_link_works_once(browser: Browser, kiosk_server: Server,
     link is dead, and a new portrait gets a new link."""
     with open_studio(browser, kiosk_server.url, tmp_path / "take-home.png", *EXHIBITION_SCREEN) as studio:
         page = studio.page
-        page.keyboard.press("Space")
+        press_space_when_ready(page)
         studio.wait_for_label(timeout_ms=60_000)
         # One full-HD screen holds it all, in type read from a few metres (≥ 30 px on 1080 rows).
         assert page.evaluate("document.documentElement.scrollHeight") <= EXHIBITION_SCREEN[1]
