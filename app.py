@@ -130,8 +130,10 @@ class Requests:
     "Another master" pressed while a master painting waited, then every later painting of every
     visitor waited forever: reproduced in 2 to 6 such visits, none in 26 without ``cancels``).
 
-    The number travels in a hidden component, which the page reads when it sends each step; a
-    ``gr.State`` would be read when the step runs, by then always the newest.
+    The number is kept in a ``gr.State``, which a step reads when it runs: a step still waiting
+    then sees the newest number, so the check that counts is the one after painting. A hidden
+    component (read when the step is sent) and ``trigger_mode="multiple"`` were tried: under load
+    the page then sometimes never sent the next step of a chain (reproduced), so not kept.
     """
 
     #: Sessions remembered at most (the oldest forgotten first): a client that never says goodbye
@@ -505,13 +507,11 @@ def wire(studio: Studio, art: Wall, desk: Easel, take_home: TakeHomePanel, live:
     instant portrait is painted, then the painting after a master replaces it (~1-2 s later, its
     progress shown on the label, not over the portrait the visitor is looking at).
     """
-    photo, face, rank = gr.State(None, time_to_live=SESSION_SECONDS), gr.State(None), gr.State(0)
-    ticket = gr.Number(0, visible=False, precision=0)  # this request's number (see Requests)
+    photo, face, ticket, rank = (gr.State(None, time_to_live=SESSION_SECONDS), gr.State(None), gr.State(0),
+                                 gr.State(0))
     quiet = dict(queue=False, api_visibility="private")
-    # trigger_mode: a step asked for again while the last one waits is sent all the same (a .then
-    # would skip it): each upload must be read and deleted, and stale ones return at once.
     queued = dict(concurrency_limit=CONCURRENCY, concurrency_id="paint", api_visibility="private",
-                  postprocess=False, trigger_mode="multiple")
+                  postprocess=False)
     instant = dict(show_progress="minimal", **queued)
     later = dict(show_progress="full", show_progress_on=[art.label], **queued)
     hidden = gr.update(visible=False)
