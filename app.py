@@ -683,7 +683,7 @@ def take_routes(take_home: TakeHome) -> list[APIRoute]:
 
 def load_masters(painter: Painter) -> MasterPainter:
     """The master painter, its library prepared and its kernels compiled."""
-    masters = ready_painter(painter.detector)
+    masters = ready_painter(painter)
     log.info("master painter ready: %d masters", len(masters.masters))
     return masters
 

@@ -232,7 +232,7 @@ def benchmark(runs: int, warmup: int, inputs: dict[str, tuple[int, int]]) -> dic
     base = next(iter(inputs))  # the headline numbers are for the webcam-sized photo
     live = live_stream(painters[256], photos[base], 3 * runs)
     start = time.perf_counter()
-    masters = ready_painter(painters[512].detector)
+    masters = ready_painter(painters[512])
     masters_ready_s = time.perf_counter() - start
     master_ms = timed(lambda: masters.paint(frames[512], STYLE), max(1, runs // 4), 1)
     # Peak RSS of the pipeline alone: taken before the peer model adds its own activations.

@@ -75,7 +75,7 @@ def paint_all() -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, tuple[np.n
 
     photo = Image.fromarray(data.astronaut())
     painter = Painter(bf16=False)
-    masters = MasterPainter(painter.detector)
+    masters = MasterPainter(painter)
     face = painter.upright_faces(photo)[1][0]
     framed, alignment = align_face(photo, face.landmarks, painter.size)
     seen = coverage(alignment, photo.size)  # the frame pixels that show the photo, as the app passes

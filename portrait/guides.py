@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from portrait.colour import blur
+from portrait.colour import blur, rgb_to_lab
 
 REGIONS = ("background", "hair", "body", "skin", "brows", "eyes", "irises", "lips", "mouth")
 #: Each region as a corner of the 5-D cross-polytope (±e_i): any two regions lie as far apart as
@@ -120,8 +120,24 @@ def _area(mesh: np.ndarray, outline: list[int]) -> float:
     return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
 
 
-def regions(mesh: np.ndarray, person: np.ndarray, outlines: dict, softness: float) -> np.ndarray:
-    """Soft masks of :data:`REGIONS` for one frame, from its mesh and person mask."""
+def skin_like(lab: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """How much each pixel (H×W×3 L*a*b*) looks like the face's own skin (``skin``, the mesh's):
+    a forehead under a high hairline, a bald head, ears and a neck lie outside the mesh's oval and
+    are skin all the same (as hair they were painted with the master's hair: a pale band)."""
+    core = skin > 0.9
+    if core.sum() < 100:
+        return np.zeros(skin.shape, np.float32)
+    mean = lab[core].mean(0)
+    spread = lab[core].std(0) + np.array([3.0, 1.0, 1.0])
+    distance = (((lab - mean) / spread) ** 2 * np.array([0.5, 1.0, 1.0])).sum(-1)
+    # a soft cut-off, not a bell: most skin lies within distance 4, blond hair beside it does not
+    return (1 / (1 + np.exp(np.clip(2 * (distance - 4), -30, 30)))).astype(np.float32)
+
+
+def regions(mesh: np.ndarray, person: np.ndarray, outlines: dict, softness: float,
+            lab: np.ndarray | None = None) -> np.ndarray:
+    """Soft masks of :data:`REGIONS` for one frame, from its mesh, person mask and (when given)
+    its colours, which find the skin beyond the mesh's oval."""
     size = person.shape
     inner, outer = sorted(outlines["lips"], key=lambda loop: _area(mesh, loop))
     oval = _fill(size, mesh, [outlines["oval"]])
@@ -135,6 +151,9 @@ def regions(mesh: np.ndarray, person: np.ndarray, outlines: dict, softness: floa
     chin = mesh[outlines["oval"], 1].max()
     rows = np.arange(size[0], dtype=np.float32)[:, None]
     beside = np.clip(person - oval, 0, 1)
+    if lab is not None:
+        bare = beside * skin_like(lab, skin)
+        skin, beside = skin + bare, beside - bare
     below = np.clip((rows - chin) / (0.05 * size[0]) + 0.5, 0, 1)  # the hair ends at the jaw line
     hair, body = beside * (1 - below), beside * below
     background = np.clip(1 - np.maximum(person, oval), 0, 1)
@@ -166,7 +185,7 @@ class GuideMaker:
             return None
         mesh = np.array([(p.x * w, p.y * h) for p in found[0].landmark], np.float32)
         person = np.asarray(person, np.float32)
-        return Guides.of(mesh, person, regions(mesh, person, self.outlines, softness=w / 160))
+        return Guides.of(mesh, person, regions(mesh, person, self.outlines, w / 160, rgb_to_lab(frame)))
 
 
 #: The mesh points the warp follows: a spread subset (every 8th) plus the irises' centres, so the

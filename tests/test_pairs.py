@@ -28,13 +28,35 @@ def framed(astronaut: Image.Image, judges) -> tuple[np.ndarray, np.ndarray]:
     return aligned, coverage(alignment, astronaut.size)
 
 
-def test_the_teachers_portrait_is_kept(framed, judges) -> None:
+@pytest.fixture(scope="module")
+def teacher(painter):
     from portrait.masters import MasterPainter
 
+    return MasterPainter(painter)
+
+
+def test_the_teachers_portrait_is_kept(framed, judges, teacher) -> None:
     aligned, seen = framed
-    painted = MasterPainter(judges[0]).paint(aligned, "oil", seen=seen).painted
+    painted = teacher.paint(aligned, "oil", seen=seen).painted
     judged = pairs.verdict(*judges, aligned, painted)
     assert judged.kept and judged.reason == "kept" and judged.distance < 0.6 and abs(judged.skin_shift) < 6
+
+
+@pytest.mark.parametrize("style", ["oil", "watercolor", "ink"])
+def test_the_sitters_skin_tone_is_kept_after_portraits_and_medium_exemplars(framed, judges, teacher,
+                                                                             style: str) -> None:
+    """The photo as it is and darkened to a deep skin tone, painted after the style's best-suited
+    master and its least (a medium exemplar, a wash or an engraving with no face of its own, where
+    the style has one): the cheeks' lightness stays within 5 L* of the photo's, whatever the
+    master's own skin or paper."""
+    aligned, seen = framed
+    lab = rgb_to_lab(aligned)
+    lab[..., 0] *= 0.55
+    lab[..., 1:] *= 0.8
+    for photo in (aligned, lab_to_rgb(lab)):
+        for rank in (0, -1):
+            judged = pairs.verdict(*judges, photo, teacher.paint(photo, style, rank, seen=seen).painted)
+            assert judged.reason != "face lost" and abs(judged.skin_shift) < 5, (style, rank, judged)
 
 
 def test_a_portrait_that_lost_the_face_is_rejected(framed, judges) -> None:

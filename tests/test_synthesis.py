@@ -99,6 +99,15 @@ def test_regions_from_a_synthetic_mesh() -> None:
         "background", "skin", "irises", "mouth", "lips")
     assert name(125, 15) == "body" and name(30, 20) == "hair"
 
+    # with the frame's colours, a forehead or neck outside the oval that looks like the face's
+    # skin is skin; dark hair beside it stays hair
+    lab = np.zeros((SIDE, SIDE, 3), np.float32)
+    lab[...] = (60, 15, 20)
+    lab[20:40, 10:40] = (20, 2, 3)
+    coloured = regions(mesh, person, loops, softness=1.0, lab=lab)
+    name = lambda y, x: REGIONS[int(coloured[y, x].argmax())]  # noqa: E731
+    assert (name(22, 64), name(115, 64), name(30, 20), name(5, 5)) == ("skin", "skin", "hair", "background")
+
 
 def test_edges_chain_into_loops_and_paths() -> None:
     loop = frozenset({(1, 2), (2, 3), (3, 1)})

@@ -93,7 +93,7 @@ def master_painter(painter: Painter) -> tuple[list[str], PaintFn]:
     beside them and the master each was painted after, so the three can be judged side by side."""
     from portrait.masters import MasterPainter  # only this branch needs it (and its library)
 
-    masters = MasterPainter(painter.detector, seed=0)
+    masters = MasterPainter(painter, seed=0)
 
     def paint(aligned: np.ndarray, style: str, seen: np.ndarray) -> Painted:
         painting = masters.paint(aligned, style, seen=seen)

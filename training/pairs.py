@@ -76,15 +76,13 @@ _WORKER: dict = {}
 
 def _start(size: int, masters: int, out: Path) -> None:
     """Each worker process builds its own painters once (MTCNN, the library, dlib)."""
-    import torch
-
-    from portrait.detect import FaceDetector
     from portrait.masters import MasterPainter
+    from portrait.pipeline import Painter
     from training.metrics import IdentityModel
 
-    torch.set_num_threads(1)
-    detector = FaceDetector()
-    _WORKER.update(detector=detector, masters=MasterPainter(detector), identity=IdentityModel(),
+    painter = Painter(threads=1, bf16=False)
+    detector = painter.detector
+    _WORKER.update(detector=detector, masters=MasterPainter(painter), identity=IdentityModel(),
                    size=size, count=masters, out=out)
 
 
