@@ -128,7 +128,8 @@ class Requests:
     without painting, and one that finishes late is not shown. This replaces Gradio's ``cancels``,
     which can leave a cancelled event's concurrency slot taken for good (seen with Gradio 6.31:
     "Another master" pressed while a master painting waited, then every later painting of every
-    visitor waited forever: reproduced in 2 to 6 such visits, none in 26 without ``cancels``).
+    visitor waited forever: reproduced in 2 to 6 such visits, none in 26 without ``cancels``;
+    ``tests/test_browser.py`` guards against it).
 
     The number is kept in a ``gr.State``, which a step reads when it runs: a step still waiting
     then sees the newest number, so the check that counts is the one after painting. A hidden

@@ -25,6 +25,10 @@ TRACEBACK_MARKERS = ("Traceback", 'File "', ".py")
 #: What app.py says when Paint is pressed before any photo, and when an empty photo arrives.
 NO_PHOTO_YET = "Take a photo with the webcam or choose a file first."
 NO_IMAGE_RECEIVED = "No image received."
+#: Visitors who leave mid-painting before the one who must still be served, and how long that
+#: one may wait (a few paintings after masters ahead of it, on a shared 2-core machine).
+VISITORS_WHO_LEAVE = 4
+NEXT_VISITOR_MS = 60_000
 PHONE = (390, 844)
 #: Longer than a painting after a master takes here (~1-2 s), with room for a busy machine.
 LATE_PAINTING_MS = 6_000
@@ -114,6 +118,26 @@ def test_the_portrait_is_repainted_after_a_named_master(studio: Studio) -> None:
     assert_painted(studio.wait_for_image("portrait", replacing=after.src))
     keep_screenshot(studio.page, "studio")
     assert studio.foreign_requests() == []
+
+
+def test_a_visitor_who_leaves_mid_painting_never_stalls_the_next(browser: Browser, server: Server,
+                                                                 tmp_path: Path) -> None:
+    """Visitors who ask for another master or style and close the page while it is painted must
+    not leave the painting queue stuck (Gradio's ``cancels`` did: every later visitor waited)."""
+    photo = tmp_path / "astronaut.jpg"
+    photo.write_bytes(jpeg_bytes(Image.fromarray(data.astronaut())))
+    for visit in range(VISITORS_WHO_LEAVE):
+        with open_studio(browser, server.url, tmp_path / f"leaving-{visit}.png") as studio:
+            studio.upload(photo)
+            studio.wait_for_image("portrait")
+            studio.wait_for_label()
+            studio.page.locator("#another").click()
+            studio.choose_style(("watercolor", "ink")[visit % 2])
+    with open_studio(browser, server.url, tmp_path / "next.png") as studio:
+        studio.page.set_default_timeout(NEXT_VISITOR_MS)
+        studio.upload(photo)
+        assert_painted(studio.wait_for_image("portrait"))
+        assert ", after " in studio.wait_for_label()
 
 
 def test_the_gallery_page_on_a_phone(browser: Browser, server: Server, tmp_path: Path) -> None:
