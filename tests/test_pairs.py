@@ -94,3 +94,18 @@ def test_pairs_are_made_recorded_and_resumed(tmp_path: Path) -> None:
     with open(out / "pairs.tsv", newline="") as handle:
         faces_done = [row["face"] for row in csv.DictReader(handle, delimiter="\t")]
     assert faces_done == [training_faces[0]] * 3 + [training_faces[1]] * 3
+
+
+def test_a_face_facemesh_cannot_read_is_painted_after_a_medium_exemplar_in_its_own_light(
+        framed, judges, teacher, monkeypatch) -> None:
+    """MTCNN found the face but FaceMesh did not (a tiny, blurred crop): no mesh, so no portrait
+    master's face can be aligned to it; a medium exemplar paints it by appearance, and the
+    painting keeps the photo's light (matched to the master's tones, a pale face went dark grey and
+    was no longer found)."""
+    aligned, seen = framed
+    monkeypatch.setattr(teacher, "guide_maker", lambda frame: None)
+    for style in ("watercolor", "ink"):
+        painting = teacher.paint(aligned, style, seen=seen)
+        judged = pairs.verdict(*judges, aligned, painting.painted)
+        assert painting.master.kind == "medium" and judged.reason != "face lost", (style, judged)
+        assert abs(judged.skin_shift) < 5, (style, judged)
