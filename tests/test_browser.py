@@ -137,7 +137,7 @@ def test_a_visitor_who_leaves_mid_painting_never_stalls_the_next(browser: Browse
         studio.page.set_default_timeout(NEXT_VISITOR_MS)
         studio.upload(photo)
         assert_painted(studio.wait_for_image("portrait"))
-        assert ", after " in studio.wait_for_label()
+        assert ", after " in studio.wait_for_label(timeout_ms=NEXT_VISITOR_MS)
 
 
 def test_the_gallery_page_on_a_phone(browser: Browser, server: Server, tmp_path: Path) -> None:

@@ -65,8 +65,10 @@ def batch(pairs: list[Pair], rng: np.random.Generator,
     """Photos and paintings (N×3×size², in [-1, 1]) of the given pairs, each flipped half the time."""
     photos, paintings = [], []
     for pair in pairs:
-        images = [np.asarray(Image.open(p).convert("RGB").resize((size, size), Image.Resampling.LANCZOS))
-                  for p in (pair.photo, pair.portrait)]
+        images = []
+        for path in (pair.photo, pair.portrait):
+            with Image.open(path) as image:
+                images.append(np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)))
         if rng.random() < 0.5:
             images = [image[:, ::-1] for image in images]
         photos.append(images[0])
@@ -133,16 +135,21 @@ def main(argv: list[str] | None = None) -> None:
     shown = pairs[:: max(1, len(pairs) // 4)][:4]
     preview = batch(shown, np.random.default_rng(0), args.size)
     log_path = args.cache / "student_log.csv"
-    new_log = not log_path.exists()
-    log = open(log_path, "a", newline="")
+    header = ["step", "elapsed_s", "total", "l1", "perceptual", "content"]
+    logged = []
+    if log_path.exists():  # the steps after the saved state are run again: their rows go
+        with open(log_path, newline="") as handle:
+            logged = [row for row in csv.reader(handle)][1:]
+    log = open(log_path, "w", newline="")
     writer = csv.writer(log)
-    if new_log:
-        writer.writerow(["step", "elapsed_s", "total", "l1", "perceptual", "content"])
+    writer.writerows([header, *(row for row in logged if int(row[0]) <= step)])
 
     def save() -> None:
+        partial = state_path.with_suffix(".tmp")  # a run killed while saving keeps the last state
         torch.save({"generator": generator.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
                     "elapsed": elapsed, "rng": rng, "start": start, "torch_rng": torch.get_rng_state()},
-                   state_path)
+                   partial)
+        partial.replace(state_path)
         save_generator(generator, args.out, {"recipe": "training.student", "steps": step,
                                              "cpu_minutes": round(elapsed / 60, 1), "pairs": len(pairs),
                                              "train_size": args.size, "batch": args.batch, **start})
@@ -158,25 +165,28 @@ def main(argv: list[str] | None = None) -> None:
     budget = args.minutes * 60
     bar = tqdm(total=args.steps or None, initial=step, unit="step", desc="student")
     began = time.perf_counter() - elapsed
-    while elapsed < budget and (not args.steps or step < args.steps):
-        chosen = [pairs[i] for i in rng.integers(len(pairs), size=args.batch)]
-        photo, painting, names = batch(chosen, rng, args.size)
-        out = generator(photo, generator.one_hot(names))
-        terms = student_loss(out, painting, photo, features, args.content)
-        optimiser.zero_grad(set_to_none=True)
-        terms["total"].backward()
-        optimiser.step()
-        step += 1
-        elapsed = time.perf_counter() - began
-        values = {k: float(v.detach()) for k, v in terms.items()}
-        writer.writerow([step, round(elapsed, 1), *(round(values[k], 4) for k in ("total", "l1", "perceptual",
-                                                                                    "content"))])
-        bar.update(1)
-        bar.set_postfix(l1=f"{values['l1']:.3f}", perceptual=f"{values['perceptual']:.3f}")
-        if step % args.save_every == 0:
+    try:
+        while elapsed < budget and (not args.steps or step < args.steps):
+            chosen = [pairs[i] for i in rng.integers(len(pairs), size=args.batch)]
+            photo, painting, names = batch(chosen, rng, args.size)
+            out = generator(photo, generator.one_hot(names))
+            terms = student_loss(out, painting, photo, features, args.content)
+            optimiser.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            optimiser.step()
+            step += 1
+            elapsed = time.perf_counter() - began
+            values = {k: float(v.detach()) for k, v in terms.items()}
+            writer.writerow([step, round(elapsed, 1), *(round(values[k], 4) for k in header[2:])])
+            bar.update(1)
+            bar.set_postfix(l1=f"{values['l1']:.3f}", perceptual=f"{values['perceptual']:.3f}")
+            if step % args.save_every == 0:
+                save()
+    finally:  # stopped by time, by --steps or by Ctrl-C: what was learnt is kept
+        if step % args.save_every:
             save()
-    save()
-    bar.close()
+        log.close()
+        bar.close()
     print(f"saved {args.out} after {step} steps ({elapsed / 60:.1f} CPU-minutes on {len(pairs)} pairs)")
 
 
