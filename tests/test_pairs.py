@@ -73,9 +73,19 @@ def test_a_portrait_that_darkened_the_skin_is_rejected(framed, judges) -> None:
     assert not judged.kept and judged.reason == "skin tone moved" and judged.skin_shift < -10
 
 
+def test_faces_are_painted_in_an_order_that_mixes_the_sources() -> None:
+    """Any first part of a run holds every source (and so every kind of sitter), the same order
+    on every machine whatever the folder listing's order."""
+    names = [Path(f"{source}_{i:05d}.jpg") for source in ("aaf", "fmd", "gdf", "utk") for i in range(100)]
+    first = pairs.painting_order(names)[:20]
+    assert {path.name[:3] for path in first} == {"aaf", "fmd", "gdf", "utk"}
+    assert pairs.painting_order(names[::-1]) == pairs.painting_order(names)
+
+
 def test_pairs_are_made_recorded_and_resumed(tmp_path: Path) -> None:
     faces, _ = tiny_data.make(tmp_path / "tiny")
-    training_faces = [f.name for f in sorted(faces.glob("*.jpg")) if not data.held_out(f.name)]
+    ordered = pairs.painting_order(list(faces.glob("*.jpg")))
+    training_faces = [f.name for f in ordered if not data.held_out(f.name)]
     out = tmp_path / "pairs"
     pairs.main(["--faces", str(faces), "--out", str(out), "--limit", "1", "--workers", "1", "--size", "128"])
     with open(out / "pairs.tsv", newline="") as handle:
