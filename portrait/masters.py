@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -358,30 +359,33 @@ class MasterPainter:
             shown = seen > 0.5 if (seen > 0.5).sum() >= 64 else np.ones_like(seen, bool)
             out_lab[..., 0] = _lightness_of(out_lab[..., 0], out_lab[..., 0][shown], photo_lab[..., 0][shown])
             return lab_to_rgb(out_lab)
-        out_lab[..., 0] += seen * self._structure(target_lab[..., 0], out_lab[..., 0], sitter, style)
+        restore = _structure(target_lab[..., 0], sitter, seen, style)
+        out_lab[..., 0] += restore(out_lab[..., 0])
         if style in REDRAWN:
             redrawn = rgb_to_lab(self.redraw(lab_to_rgb(out_lab), style))
-            redrawn[..., 0] += seen * self._structure(target_lab[..., 0], redrawn[..., 0], sitter, style)
+            redrawn[..., 0] += restore(redrawn[..., 0])
             redrawn = lab_to_rgb(retone(redrawn, sitter, sitter, photo_lab, style))
             if self.detector(Image.fromarray(redrawn)):  # a redraw that lost the face is not kept
                 return redrawn  # (seen once in 48 held-out faces: a tiny, blurred crop)
         return lab_to_rgb(retone(out_lab, sitter, sitter, photo_lab, style))
 
-    @staticmethod
-    def _structure(photo_light: np.ndarray, painted_light: np.ndarray, sitter: Guides,
-                   style: str) -> np.ndarray:
-        """The photo's mid-frequency lightness in place of the painting's, per region by
-        :data:`STRUCTURE`: the shapes that make a likeness, not the brushwork (:data:`BAND`)."""
-        fine, coarse = (sigma * SIZE / 512 for sigma in BAND[style])
-        if ABSTRACTION[style]:
-            planes = sitter.region("skin", "hair", "body", "background")
-            photo_light = photo_light + planes * (kuwahara(photo_light, ABSTRACTION[style]) - photo_light)
 
-        def band(light: np.ndarray) -> np.ndarray:
-            return blur(light, fine) - blur(light, coarse)
+def _structure(photo_light: np.ndarray, sitter: Guides, seen: np.ndarray,
+               style: str) -> Callable[[np.ndarray], np.ndarray]:
+    """What puts the photo's mid-frequency lightness in place of a painting's, per region by
+    :data:`STRUCTURE` and where the photo is ``seen``: the shapes that make a likeness, not the
+    brushwork (:data:`BAND`). The photo's side is computed once, for the painting and its redraw."""
+    fine, coarse = (sigma * SIZE / 512 for sigma in BAND[style])
+    if ABSTRACTION[style]:
+        planes = sitter.region("skin", "hair", "body", "background")
+        photo_light = photo_light + planes * (kuwahara(photo_light, ABSTRACTION[style]) - photo_light)
 
-        amount = sitter.weighted(np.array([STRUCTURE[name] for name in REGIONS], np.float32))
-        return amount * (band(photo_light) - band(painted_light))
+    def band(light: np.ndarray) -> np.ndarray:
+        return blur(light, fine) - blur(light, coarse)
+
+    amount = seen * sitter.weighted(np.array([STRUCTURE[name] for name in REGIONS], np.float32))
+    photo_band = band(photo_light)
+    return lambda painted_light: amount * (photo_band - band(painted_light))
 
 
 def _resized(image: np.ndarray, side: int) -> np.ndarray:
