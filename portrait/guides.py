@@ -135,9 +135,9 @@ def skin_like(lab: np.ndarray, skin: np.ndarray) -> np.ndarray:
 
 
 def regions(mesh: np.ndarray, person: np.ndarray, outlines: dict, softness: float,
-            lab: np.ndarray | None = None) -> np.ndarray:
-    """Soft masks of :data:`REGIONS` for one frame, from its mesh, person mask and (when given)
-    its colours, which find the skin beyond the mesh's oval."""
+            lab: np.ndarray) -> np.ndarray:
+    """Soft masks of :data:`REGIONS` for one frame, from its mesh, person mask and colours
+    (L*a*b*: they find the skin beyond the mesh's oval)."""
     size = person.shape
     inner, outer = sorted(outlines["lips"], key=lambda loop: _area(mesh, loop))
     oval = _fill(size, mesh, [outlines["oval"]])
@@ -151,9 +151,8 @@ def regions(mesh: np.ndarray, person: np.ndarray, outlines: dict, softness: floa
     chin = mesh[outlines["oval"], 1].max()
     rows = np.arange(size[0], dtype=np.float32)[:, None]
     beside = np.clip(person - oval, 0, 1)
-    if lab is not None:
-        bare = beside * skin_like(lab, skin)
-        skin, beside = skin + bare, beside - bare
+    bare = beside * skin_like(lab, skin)
+    skin, beside = skin + bare, beside - bare
     below = np.clip((rows - chin) / (0.05 * size[0]) + 0.5, 0, 1)  # the hair ends at the jaw line
     hair, body = beside * (1 - below), beside * below
     background = np.clip(1 - np.maximum(person, oval), 0, 1)

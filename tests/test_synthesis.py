@@ -91,7 +91,11 @@ def test_regions_from_a_synthetic_mesh() -> None:
              "brows": [], "lips": [list(range(32, 40)), list(range(40, 48))]}
     person = np.zeros((SIDE, SIDE), np.float32)
     person[20:, 10:118] = 1
-    masks = regions(mesh, person, loops, softness=1.0)
+    ys, xs = np.mgrid[0:SIDE, 0:SIDE]
+    face = (ys - 64) ** 2 + (xs - 64) ** 2 < 40**2
+    # skin colour inside the oval only: nothing beyond it looks like skin
+    lab = np.where(face[..., None], np.float32([60, 15, 20]), np.float32([30, 0, 0]))
+    masks = regions(mesh, person, loops, softness=1.0, lab=lab)
     assert masks.shape == (SIDE, SIDE, len(REGIONS))
     np.testing.assert_allclose(masks.sum(-1), 1, atol=1e-3)
     name = lambda y, x: REGIONS[int(masks[y, x].argmax())]  # noqa: E731
@@ -99,8 +103,8 @@ def test_regions_from_a_synthetic_mesh() -> None:
         "background", "skin", "irises", "mouth", "lips")
     assert name(125, 15) == "body" and name(30, 20) == "hair"
 
-    # with the frame's colours, a forehead or neck outside the oval that looks like the face's
-    # skin is skin; dark hair beside it stays hair
+    # a forehead or neck outside the oval that has the face's colour is skin; dark hair beside it
+    # stays hair
     lab = np.zeros((SIDE, SIDE, 3), np.float32)
     lab[...] = (60, 15, 20)
     lab[20:40, 10:40] = (20, 2, 3)
