@@ -49,7 +49,6 @@ def paste_back(photo: Image.Image, portraits: Iterable[tuple[np.ndarray, Alignme
     return canvas[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
 
 
-
 def photo_only(aligned: np.ndarray, alignment: Alignment, image_size: tuple[int, int],
                fill: tuple[int, int, int]) -> np.ndarray:
     """The aligned frame with ``fill`` where it ran past the photo (W×H ``image_size``): the blur
