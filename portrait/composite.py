@@ -14,14 +14,16 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from portrait.align import EYE_LINE, Alignment, coverage, sampling_grid
+from portrait.align import EYE_LINE, Alignment, coverage, portrait_template, sampling_grid
 
 
-def face_mask(size: int) -> torch.Tensor:
-    """1 inside an ellipse covering head and neck of the template frame, 0 outside, feathered."""
+def face_mask(size: int, zoom: float = 1.0) -> torch.Tensor:
+    """1 inside an ellipse covering head and neck of the template frame (framed ``zoom`` times
+    closer, :class:`portrait.align.Alignment`), 0 outside, feathered."""
     ys, xs = torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="ij")
-    cx, cy = size / 2, size * (EYE_LINE + 0.12)
-    rx, ry = size * 0.30, size * 0.40
+    centre = portrait_template(size).mean(0)
+    cx, cy = map(float, (np.array([size / 2, size * (EYE_LINE + 0.12)]) - centre) * zoom + centre)
+    rx, ry = size * 0.30 * zoom, size * 0.40 * zoom
     distance = ((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2
     return torch.clamp((1.25 - distance) / 0.5, 0, 1)[None, None]
 
@@ -32,7 +34,7 @@ def paste_back(photo: Image.Image, portraits: Iterable[tuple[np.ndarray, Alignme
     width, height = photo.size
     for painted, alignment in portraits:
         frame = torch.from_numpy(np.ascontiguousarray(painted)).permute(2, 0, 1)[None].float()
-        mask = face_mask(alignment.size)
+        mask = face_mask(alignment.size, alignment.zoom)
         # colour match on the seam ring: where the blend is half-way, portrait and photo should agree
         ring = ((mask > 0.05) & (mask < 0.6)).float()
         size = alignment.size

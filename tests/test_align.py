@@ -6,7 +6,19 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from portrait.align import EYE_LINE, align_face, alignment_for, apply, invert, portrait_template, umeyama
+from portrait.align import (
+    CLOSEST,
+    EYE_LINE,
+    FILLED,
+    align_face,
+    alignment_for,
+    apply,
+    coverage,
+    framing,
+    invert,
+    portrait_template,
+    umeyama,
+)
 
 
 def similarity(angle: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
@@ -80,7 +92,26 @@ def test_outside_the_photo_is_filled_not_black() -> None:
     assert aligned.reshape(-1, 3).min(0).tolist() == pytest.approx([200, 120, 60], abs=2)
 
 
-def test_alignment_for_is_what_align_face_uses(astronaut: Image.Image) -> None:
+def test_a_tight_crop_is_framed_closer() -> None:
+    """A face with little photo around it: the frame comes closer until the photo fills FILLED of
+    it (or CLOSEST is reached), the landmarks on the template brought as much closer."""
+    photo = Image.new("RGB", (64, 72), (90, 140, 60))
+    landmarks = np.array([[22, 30], [42, 30], [32, 42], [24, 54], [40, 54]], float)
+    bust = alignment_for(landmarks, 256)
+    aligned, alignment = align_face(photo, landmarks, 256)
+    assert 1 < alignment.zoom <= CLOSEST
+    shares = [coverage(a, photo.size).mean() for a in (bust, alignment)]
+    assert shares[0] < FILLED and (shares[1] >= 0.9 * FILLED or alignment.zoom == CLOSEST)
+    scale = [np.sqrt(abs(np.linalg.det(a.matrix[:, :2]))) for a in (bust, alignment)]
+    assert scale[1] / scale[0] == pytest.approx(alignment.zoom)
+
+
+def test_a_photo_with_room_around_the_face_stays_a_bust(astronaut: Image.Image) -> None:
+    landmarks = np.array([[205, 102], [247, 104], [225, 129], [202, 139], [245, 142]], float)
+    assert align_face(astronaut, landmarks, 512)[1].zoom == 1
+
+
+def test_framing_is_what_align_face_uses(astronaut: Image.Image) -> None:
     landmarks = np.array([[205, 102], [247, 104], [225, 129], [202, 139], [245, 142]], float)
     _, alignment = align_face(astronaut, landmarks, 512)
-    np.testing.assert_allclose(alignment.matrix, alignment_for(landmarks, 512).matrix)
+    np.testing.assert_allclose(alignment.matrix, framing(landmarks, astronaut.size, 512).matrix)
