@@ -83,7 +83,7 @@ def paint_all() -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, tuple[np.n
     for style in painter.styles:
         instant[style] = painter.paint(framed, style)
         start = time.perf_counter()
-        painting = masters.paint(framed, style, seen=seen)
+        painting = masters.paint(framed, style, seen=seen, zoom=alignment.zoom)
         print(f"{style}: after {painting.master.artist} ({time.perf_counter() - start:.1f} s)")
         after[style] = (painting.painted, painting.master)
     return framed, instant, after

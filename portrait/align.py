@@ -25,9 +25,9 @@ _ARCFACE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
 #: the head is about a third of the frame wide, the eyes a little above the upper third.
 EYE_DISTANCE = 0.16
 EYE_LINE = 0.38
-#: A frame the photo covers less of than :data:`FILLED` is brought closer about the face, by at
-#: most :data:`CLOSEST` (a 200-px face crop covered 12 % of the bust frame, and any painter then
-#: paints a tiny face in a sea of blur, or invents a stranger's hair and clothes around it).
+#: A photo whose area is less than :data:`FILLED` of the bust frame's is framed closer about the
+#: face, by at most :data:`CLOSEST` (a 200-px face crop covered 12 % of the bust frame, and any
+#: painter then paints a tiny face in a sea of blur, or invents a stranger's hair and clothes).
 FILLED = 0.6
 CLOSEST = 2.4
 
@@ -98,12 +98,16 @@ def alignment_for(landmarks: np.ndarray, size: int, zoom: float = 1.0) -> Alignm
 
 
 def framing(landmarks: np.ndarray, image_size: tuple[int, int], size: int) -> Alignment:
-    """The bust frame for a face of a W×H photo, closer when the photo would fill too little of it."""
-    # the share is the same at any frame size: measured on a 64² frame, it costs nothing
-    share = float(coverage(alignment_for(landmarks, 64), image_size).mean())
-    # the photo's area in the frame grows as zoom², until the frame's edge cuts it
-    zoom = 1.0 if share >= FILLED else min(CLOSEST, np.sqrt(FILLED / max(share, 1e-3)))
-    return alignment_for(landmarks, size, zoom)
+    """The bust frame for a face of a W×H photo, closer when the photo is too small to fill it.
+
+    What counts is the photo's area in the frame, not how much of the frame it covers: a face
+    near a corner of a large photo leaves the frame uncovered on one side, and no zoom changes that.
+    """
+    bust = alignment_for(landmarks, size)
+    width, height = image_size
+    area = width * height * abs(np.linalg.det(bust.matrix[:, :2])) / size**2  # in frames
+    zoom = 1.0 if area >= FILLED else min(CLOSEST, float(np.sqrt(FILLED / max(area, 1e-6))))
+    return bust if zoom == 1.0 else alignment_for(landmarks, size, zoom)
 
 
 def coverage(alignment: Alignment, image_size: tuple[int, int]) -> np.ndarray:
@@ -118,9 +122,15 @@ def coverage(alignment: Alignment, image_size: tuple[int, int]) -> np.ndarray:
 
 
 def align_face(image: Image.Image, landmarks: np.ndarray, size: int = 512) -> tuple[np.ndarray, Alignment]:
-    """Warp ``image`` so ``landmarks`` sit on the portrait template; returns (H×W×3 uint8, alignment)."""
+    """Warp ``image`` so ``landmarks`` sit on the portrait template (:func:`framing`); returns
+    (H×W×3 uint8, alignment)."""
     alignment = framing(landmarks, image.size, size)
-    matrix = alignment.matrix
+    return warp(image, alignment), alignment
+
+
+def warp(image: Image.Image, alignment: Alignment) -> np.ndarray:
+    """``image`` in the frame of ``alignment`` (size²×3 uint8), the frame beyond it filled."""
+    matrix, size = alignment.matrix, alignment.size
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))  # frame pixels per photo pixel
 
     # Only the part of the photo the frame sees is converted and warped.
@@ -158,8 +168,7 @@ def align_face(image: Image.Image, landmarks: np.ndarray, size: int = 512) -> tu
         soft = F.interpolate(F.avg_pool2d(inside, k // 2, stride=k // 2), size=(size, size),
                              mode="bilinear", align_corners=False)
         warped = torch.lerp(blurred, warped, soft)
-    out = warped[0].permute(1, 2, 0).clamp(0, 255).round().to(torch.uint8).numpy()
-    return out, alignment
+    return warped[0].permute(1, 2, 0).clamp(0, 255).round().to(torch.uint8).numpy()
 
 
 def _normaliser(width: int, height: int) -> np.ndarray:

@@ -19,13 +19,15 @@ from portrait.align import EYE_LINE, Alignment, coverage, portrait_template, sam
 
 def face_mask(size: int, zoom: float = 1.0) -> torch.Tensor:
     """1 inside an ellipse covering head and neck of the template frame (framed ``zoom`` times
-    closer, :class:`portrait.align.Alignment`), 0 outside, feathered."""
+    closer, :class:`portrait.align.Alignment`), 0 outside, feathered; and 0 at the frame's edge,
+    which a closer frame's ellipse reaches: the seam is then feathered inside the frame too."""
     ys, xs = torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="ij")
     centre = portrait_template(size).mean(0)
     cx, cy = map(float, (np.array([size / 2, size * (EYE_LINE + 0.12)]) - centre) * zoom + centre)
     rx, ry = size * 0.30 * zoom, size * 0.40 * zoom
     distance = ((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2
-    return torch.clamp((1.25 - distance) / 0.5, 0, 1)[None, None]
+    edge = torch.minimum(torch.minimum(xs, size - xs), torch.minimum(ys, size - ys))
+    return (torch.clamp((1.25 - distance) / 0.5, 0, 1) * torch.clamp(edge / (0.08 * size), 0, 1))[None, None]
 
 
 def paste_back(photo: Image.Image, portraits: Iterable[tuple[np.ndarray, Alignment]]) -> np.ndarray:

@@ -6,7 +6,8 @@ and its guides computed then, never per request. A portrait is made in six steps
 
 1. **pick** the master whose pose, silhouette and skin tone are nearest the sitter's;
 2. **re-tone** the master's skin, lips, eyes and hair to the sitter's colours (lightness fully,
-   colour halfway, none for ink), so brushwork comes from the master and colour from the person;
+   colour halfway, none for ink; the eyes and lips their own), so brushwork comes from the master
+   and colour from the person;
 3. **synthesise** (:mod:`portrait.synthesis`) with segmentation, position (the master's layout
    warped onto the sitter: strong on the ground, weak on the person) and appearance guides
    (the sitter's own shading, over the whole person: hair and shoulders too, not a face oval);
@@ -37,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from portrait.align import align_face, coverage
+from portrait.align import alignment_for, coverage, portrait_template, warp
 from portrait.colour import blur, kuwahara, lab_to_rgb, rgb_to_lab
 from portrait.detect import FaceDetector
 from portrait.guides import CODES, CONTROL_POINTS, REGIONS, GuideMaker, Guides, thin_plate
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 MASTERS = Path(__file__).resolve().parent.parent / "weights" / "masters"
 SIZE = 512
 PICTURE = 256
-#: Regions re-toned to the sitter: (name, how much of the sitter's colour the master takes).
+#: Regions re-toned to the sitter, skin first: the eyes' and lips' colour is set from it.
 RETONED = ("skin", "lips", "irises", "brows", "hair")
 #: How much of each region's mid-frequency structure comes back from the photo.
 STRUCTURE = {"skin": 1.0, "brows": 1.0, "eyes": 1.0, "irises": 1.0, "lips": 1.0, "mouth": 1.0,
@@ -63,7 +64,8 @@ CHROMA = {"oil": 0.5, "watercolor": 0.6, "ink": 0.0}
 OWN_COLOUR = ("irises", "lips")
 #: The band of the photo's structure put back (σ in px at 512²): finer than it the master's
 #: brushwork stays. Ink's reaches coarser: its line masters carry less of the form in tone (on 18
-#: tuning faces the mean dlib distance fell from 0.41 with (3.5, 12) to 0.32).
+#: tuning faces the mean dlib distance fell from 0.41 with (3.5, 12) to 0.32, when ink was not yet
+#: redrawn; its face and hair now come from the photo itself, and the band still shapes the rest).
 BAND = {"oil": (2.0, 12.0), "watercolor": (2.0, 12.0), "ink": (2.0, 24.0)}
 #: Radius (px at 512²) of the painterly abstraction (:func:`portrait.colour.kuwahara`) of the
 #: photo's skin, hair, clothes and ground before their structure is put back: the likeness comes
@@ -135,7 +137,8 @@ def prepare(row: dict[str, str], folder: Path, detector: FaceDetector, guide_mak
         faces = detector(image)
         if not faces:
             raise ValueError(f"no face found in master {row['file']}")
-        frame, alignment = align_face(image, faces[0].landmarks, SIZE)
+        alignment = alignment_for(faces[0].landmarks, SIZE)  # a bust, whatever the canvas's size
+        frame = warp(image, alignment)
         # a few pixels in from the painting's edge: scans end in a frame or a strip of wall
         inside = blur(coverage(alignment, image.size).astype(np.float32), 3) > 0.999
         guides = guide_maker(frame)
@@ -168,7 +171,8 @@ def _stats(lab: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 def retone(lab: np.ndarray, own: Guides, sitter: Guides, photo_lab: np.ndarray, style: str) -> np.ndarray:
     """``lab`` (a frame whose regions are ``own``'s) with its skin, lips, irises, brows and hair
     moved to the sitter's colours: lightness and contrast fully (skin tone is the sitter's), colour
-    by :data:`CHROMA`. Done to the master before synthesis, so its patches carry the sitter's
+    by :data:`CHROMA` (:data:`OWN_COLOUR`: the eyes and lips keep the sitter's own difference from
+    the skin). Done to the master before synthesis, so its patches carry the sitter's
     colours, and to the painting after it, so no master's paler or darker chalk, vellum or wash
     shifts the sitter's skin (a pale chalk face darkened East Asian sitters by up to 18 L*)."""
     out = lab.copy()
@@ -285,36 +289,41 @@ class MasterPainter:
         self.schedule = schedule or Schedule()
 
     def ranked(self, sitter: Guides | None, photo_lab: np.ndarray, style: str,
-               who: Sitter | None = None) -> list[Master]:
+               who: Sitter | None = None, zoom: float = 1.0) -> list[Master]:
         """The style's masters, best suited first: portraits of a sitter of the visitor's sex and
         age (``who``, as the sitter classifier guesses them: a master's beard, lipstick or
         childhood is painted onto whoever sits for it), then whose mesh (pose, face shape), person
         silhouette (hair, shoulders) and skin lightness are nearest; medium exemplars after them
-        (first, when FaceMesh found no face in the photo)."""
+        (first, when FaceMesh found no face in the photo). A sitter framed ``zoom`` times closer
+        is compared as a bust, like the masters."""
         masters = [m for m in self.masters if m.style == style]
         if not masters:
             raise ValueError(f"no master for style {style!r}")
         light = _skin_light(photo_lab, sitter) if sitter is not None else 0.0
+        if sitter is not None:
+            mesh, person = _as_bust(sitter.mesh, sitter.person, zoom)
 
         def score(master: Master) -> float:
             if sitter is None:
                 return 0.0 if master.guides is None else 10.0
             if master.guides is None:
                 return 10.0
-            eyes = np.linalg.norm(sitter.mesh[468] - sitter.mesh[473]) + 1e-3
-            pose = np.abs(master.guides.mesh[CONTROL_POINTS] - sitter.mesh[CONTROL_POINTS]).mean() / eyes
-            a, b = master.guides.person > 0.5, sitter.person > 0.5
+            eyes = np.linalg.norm(mesh[468] - mesh[473]) + 1e-3
+            pose = np.abs(master.guides.mesh[CONTROL_POINTS] - mesh[CONTROL_POINTS]).mean() / eyes
+            a, b = master.guides.person > 0.5, person > 0.5
             silhouette = 1 - (a & b).sum() / max(1, (a | b).sum())
             return pose + silhouette + abs(light - master.skin_light) / 40 + mismatch(master, who)
 
         return sorted(masters, key=score)
 
     def paint(self, aligned: np.ndarray, style: str, rank: int = 0,
-              seen: np.ndarray | None = None) -> Painting:
+              seen: np.ndarray | None = None, zoom: float = 1.0) -> Painting:
         """Paint an aligned SIZE²×3 uint8 frame after the ``rank``-th best master of ``style``.
 
         ``seen``: the frame pixels that show the photo (:func:`portrait.align.coverage`); around a
         tight crop the rest is blur, where the master's own ground and costume are painted instead.
+        ``zoom``: how much closer than a bust the frame is (``Alignment.zoom``), so that the sitter
+        classifier and the picker see the sitter at a bust's scale.
         """
         side = aligned.shape[0]
         if side != SIZE:  # the library's guides are made at SIZE²: paint there, hand back at side²
@@ -323,7 +332,7 @@ class MasterPainter:
         sitter = self.guide_maker(aligned)
         seen = np.ones((SIZE, SIZE), np.float32) if seen is None else _trusted(seen, sitter)
         photo_lab = rgb_to_lab(aligned)
-        choices = self.ranked(sitter, photo_lab, style, self.who(aligned))
+        choices = self.ranked(sitter, photo_lab, style, self.who(aligned, zoom), zoom)
         master = choices[rank % len(choices)]
         painted = self._synthesize(photo_lab, sitter, seen, master, style)
         return Painting(painted if side == SIZE else _resized(painted, side), master)
@@ -373,6 +382,8 @@ class MasterPainter:
             return lab_to_rgb(out_lab)
         out_lab[..., 0] += _structure(out_lab[..., 0], target_lab[..., 0], sitter, seen, style)
         if style in REDRAWN:
+            # the photo itself, even after a medium exemplar (whose tones the target took): the
+            # sitter's own light, which the re-toning below then keeps
             life = (seen * blur(sitter.region(*DRAWN_FROM_LIFE), 4 * SIZE / 512))[..., None]
             redrawn = rgb_to_lab(self.redraw(lab_to_rgb(out_lab + life * (photo_lab - out_lab)), style))
             redrawn = lab_to_rgb(retone(redrawn, sitter, sitter, photo_lab, style))
@@ -396,6 +407,16 @@ def _structure(painted_light: np.ndarray, photo_light: np.ndarray, sitter: Guide
 
     amount = seen * sitter.weighted(np.array([STRUCTURE[name] for name in REGIONS], np.float32))
     return amount * (band(photo_light) - band(painted_light))
+
+
+def _as_bust(mesh: np.ndarray, person: np.ndarray, zoom: float) -> tuple[np.ndarray, np.ndarray]:
+    """A sitter's mesh and person mask, framed ``zoom`` times closer, brought back to a bust's
+    scale about the face's centre (beyond the frame the mask's edge is repeated)."""
+    if zoom == 1.0:
+        return mesh, person
+    centre = portrait_template(SIZE).mean(0)  # x, y
+    positions = (coordinates(SIZE) - centre[::-1]) * zoom + centre[::-1]
+    return (mesh - centre) / zoom + centre, _warp(person.astype(np.float32)[..., None], positions)[..., 0]
 
 
 def _resized(image: np.ndarray, side: int) -> np.ndarray:

@@ -179,7 +179,8 @@ class Painter:
                      rank: int = 0, strength: float = 1.0) -> tuple[Portrait, Master]:
         """Align one face and paint it after the ``rank``-th best master of ``style`` (slow: ~1 s)."""
         aligned, alignment = align_face(image, face.landmarks, self.size)
-        painting = masters.paint(aligned, style, rank, seen=coverage(alignment, image.size))
+        painting = masters.paint(aligned, style, rank, seen=coverage(alignment, image.size),
+                                 zoom=alignment.zoom)
         mix = float(np.clip(strength, 0.0, 1.0))
         painted = np.rint(aligned + mix * (painting.painted.astype(np.float32) - aligned)).astype(np.uint8)
         return Portrait(face, alignment, aligned, painted), painting.master

@@ -24,6 +24,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from portrait.align import portrait_template
+
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "sitter.safetensors"
 
 SEXES = ("m", "f")
@@ -50,17 +52,26 @@ def age_group(age: int) -> str:
     return AGE_GROUPS[int(np.searchsorted(AGE_BOUNDS, age, side="right"))]
 
 
-def face_crop(frame: np.ndarray, margin: float = 1.0) -> np.ndarray:
+def face_crop(frame: np.ndarray, margin: float = 1.0, zoom: float = 1.0) -> np.ndarray:
     """The face square of an aligned frame (H×W×3 uint8, square), as INPUT_SIDE² uint8.
 
     ``margin`` > 1 widens the square and its output in proportion, at the same scale: training
-    caches such wider crops and takes its shifted, rotated samples from them.
+    caches such wider crops and takes its shifted, rotated samples from them. ``zoom``: how much
+    closer than a bust the frame is (``Alignment.zoom``); the square comes as much closer, about
+    the face's centre, so the network sees the face at the scale it learnt (where the square then
+    reaches past the frame, the frame's edge is repeated).
     """
     if frame.ndim != 3 or frame.shape[0] != frame.shape[1] or frame.shape[2] != 3:
         raise ValueError(f"expected a square H×W×3 frame, got shape {frame.shape}")
     scale = frame.shape[1] / FRAME
-    half = CROP_SIDE * margin / 2 * scale
-    cx, cy = CROP_CENTRE[0] * scale, CROP_CENTRE[1] * scale
+    centre = portrait_template(FRAME).mean(0)
+    cx, cy = ((np.array(CROP_CENTRE) - centre) * zoom + centre) * scale
+    half = CROP_SIDE * margin * zoom / 2 * scale
+    side_px = frame.shape[0]
+    pad = int(np.ceil(max(0.0, half - cx, half - cy, cx + half - side_px, cy + half - side_px)))
+    if pad:
+        frame = np.pad(frame, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+        cx, cy = cx + pad, cy + pad
     side = round(INPUT_SIDE * margin)
     image = Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8))
     return np.array(image.resize((side, side), Image.Resampling.BILINEAR,
@@ -165,9 +176,10 @@ class SitterModel:
                              for k, v in load_file(str(path)).items()})
         return cls(net, meta["info"])
 
-    def __call__(self, frame512: np.ndarray) -> Sitter:
-        """The sitter of an aligned frame (:func:`portrait.align.align_face`, H×W×3 uint8)."""
-        p_female, ages = probabilities(self.net, face_crop(frame512)[None])
+    def __call__(self, frame512: np.ndarray, zoom: float = 1.0) -> Sitter:
+        """The sitter of an aligned frame (:func:`portrait.align.align_face`, H×W×3 uint8) framed
+        ``zoom`` times closer than a bust."""
+        p_female, ages = probabilities(self.net, face_crop(frame512, zoom=zoom)[None])
         age_probs = {name: float(p) for name, p in zip(AGE_GROUPS, ages[0], strict=True)}
         return Sitter(sex="f" if p_female[0] >= 0.5 else "m", p_female=float(p_female[0]),
                       age=max(age_probs, key=age_probs.get), age_probs=age_probs)

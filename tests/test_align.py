@@ -93,17 +93,26 @@ def test_outside_the_photo_is_filled_not_black() -> None:
 
 
 def test_a_tight_crop_is_framed_closer() -> None:
-    """A face with little photo around it: the frame comes closer until the photo fills FILLED of
-    it (or CLOSEST is reached), the landmarks on the template brought as much closer."""
+    """A face with little photo around it: the frame comes closer about the face's centre until
+    the photo fills FILLED of it, the landmarks' scale on the template growing by the zoom."""
     photo = Image.new("RGB", (64, 72), (90, 140, 60))
     landmarks = np.array([[22, 30], [42, 30], [32, 42], [24, 54], [40, 54]], float)
     bust = alignment_for(landmarks, 256)
     aligned, alignment = align_face(photo, landmarks, 256)
-    assert 1 < alignment.zoom <= CLOSEST
+    assert 1 < alignment.zoom < CLOSEST
     shares = [coverage(a, photo.size).mean() for a in (bust, alignment)]
-    assert shares[0] < FILLED and (shares[1] >= 0.9 * FILLED or alignment.zoom == CLOSEST)
+    assert shares[0] < FILLED <= shares[1] + 0.03
     scale = [np.sqrt(abs(np.linalg.det(a.matrix[:, :2]))) for a in (bust, alignment)]
     assert scale[1] / scale[0] == pytest.approx(alignment.zoom)
+    np.testing.assert_allclose(apply(alignment.matrix, landmarks).mean(0), portrait_template(256).mean(0),
+                               atol=1e-6)
+
+
+def test_a_face_near_the_corner_of_a_large_photo_stays_a_bust() -> None:
+    """The frame runs past the photo on one side, but the photo is large: no zoom would fill it."""
+    landmarks = np.array([[940, 740], [980, 740], [960, 755], [945, 770], [975, 770]], float)
+    photo = Image.new("RGB", (1000, 800), (90, 140, 60))
+    assert align_face(photo, landmarks, 256)[1].zoom == 1
 
 
 def test_a_photo_with_room_around_the_face_stays_a_bust(astronaut: Image.Image) -> None:

@@ -84,6 +84,18 @@ def test_paste_back_changes_the_face_only(painter, astronaut: Image.Image) -> No
     assert face_change > 10 and corner_change < 1
 
 
+@pytest.mark.parametrize("zoom", [1.0, 1.5, 2.4])
+def test_the_blend_back_is_feathered_at_any_framing(zoom: float) -> None:
+    """A closer frame's ellipse reaches past the frame's edge: the blend mask still falls to 0 at
+    the edge, smoothly, so a portrait pasted back into a larger photo leaves no 1-px seam."""
+    from portrait.composite import face_mask
+
+    mask = face_mask(256, zoom)[0, 0].numpy()
+    edges = np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
+    steps = max(np.abs(np.diff(mask, axis=0)).max(), np.abs(np.diff(mask, axis=1)).max())
+    assert edges.max() < 0.03 and steps < 0.1 and mask.max() == 1
+
+
 def test_whole_frame_any_size(painter, astronaut: Image.Image) -> None:
     """The whole photo is painted at its own shape (not a multiple of 8), long side capped."""
     frame = painter.paint_frame(astronaut.resize((333, 251)), "watercolor")

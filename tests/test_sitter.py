@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from portrait.align import align_face
+from portrait.align import align_face, alignment_for, warp
 from portrait.detect import FaceDetector
 from portrait.sitter import AGE_GROUPS, INPUT_SIDE, WEIGHTS, SitterModel, age_group, face_crop
 
@@ -60,6 +60,18 @@ def test_crop_reads_any_square_frame_at_the_same_place(frame: np.ndarray) -> Non
     assert np.abs(face_crop(half).astype(int) - face_crop(frame)).mean() < 6
     with pytest.raises(ValueError):
         face_crop(frame[:, :400])
+
+
+def test_crop_reads_a_closer_frame_at_a_busts_scale(astronaut) -> None:
+    """A frame brought 1.8 or 2.4 times closer (a tight crop's), read with its zoom, shows the
+    network the same face square as the bust frame does (at 2.4 the square reaches past the
+    frame, whose edge is repeated)."""
+    landmarks = FaceDetector()(astronaut)[0].landmarks
+    bust = face_crop(warp(astronaut, alignment_for(landmarks, 512))).astype(int)
+    for zoom, tolerance in ((1.8, 2), (2.4, 4)):
+        closer = warp(astronaut, alignment_for(landmarks, 512, zoom))
+        assert np.abs(face_crop(closer, zoom=zoom) - bust).mean() < tolerance
+        assert np.abs(face_crop(closer) - bust).mean() > 20  # read as a bust, it is another square
 
 
 def test_fast_on_two_threads(model: SitterModel, frame: np.ndarray) -> None:

@@ -75,13 +75,13 @@ class Painted:
     credit: str | None = None  #: the master painted after, where there is one
 
 
-#: (aligned frame, style, the frame pixels that show the photo) → the painted face
-PaintFn = Callable[[np.ndarray, str, np.ndarray], Painted]
+#: (aligned frame, style, the frame pixels that show the photo, the frame's zoom) → the painted face
+PaintFn = Callable[[np.ndarray, str, np.ndarray, float], Painted]
 
 
 def generator_painter(painter: Painter) -> tuple[list[str], PaintFn]:
     """Today's generator: its portraits are scored and shown."""
-    def paint(aligned: np.ndarray, style: str, seen: np.ndarray) -> Painted:
+    def paint(aligned: np.ndarray, style: str, seen: np.ndarray, zoom: float) -> Painted:
         painted = painter.paint(aligned, style)
         return Painted(painted, [painted])
 
@@ -95,8 +95,8 @@ def master_painter(painter: Painter) -> tuple[list[str], PaintFn]:
 
     masters = MasterPainter(painter, seed=0)
 
-    def paint(aligned: np.ndarray, style: str, seen: np.ndarray) -> Painted:
-        painting = masters.paint(aligned, style, seen=seen)
+    def paint(aligned: np.ndarray, style: str, seen: np.ndarray, zoom: float) -> Painted:
+        painting = masters.paint(aligned, style, seen=seen, zoom=zoom)
         return Painted(painting.painted, [painter.paint(aligned, style), painting.painted,
                                           painting.master.image], painting.master.credit)
 
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
         row = [square(aligned)]
         photo_skin = metrics.skin_patch_lab(aligned, photo_face)
         for style in styles:
-            painted = paint(aligned, style, seen)
+            painted = paint(aligned, style, seen, alignment.zoom)
             portraits[style].append(painted.portrait)
             for key, value in metrics.score_portraits(painter.detector, identity, aligned, photo_face,
                                                       painted.portrait).items():

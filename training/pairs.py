@@ -107,7 +107,8 @@ def _paint(path: Path) -> list[dict]:
     seen = coverage(alignment, image.size)
     rows = []
     for style in w["masters"].styles:
-        painting = w["masters"].paint(aligned, style, choice(path.name, w["count"]), seen=seen)
+        painting = w["masters"].paint(aligned, style, choice(path.name, w["count"]), seen=seen,
+                                       zoom=alignment.zoom)
         judged = verdict(w["detector"], w["identity"], aligned, painting.painted)
         if judged.kept:
             folder = w["out"] / style
