@@ -89,12 +89,17 @@ class Alignment:
         return invert(self.matrix)
 
 
+def closer(points: np.ndarray, size: int, zoom: float) -> np.ndarray:
+    """Where points (…×2, x y) of a size² bust frame lie in a frame ``zoom`` times closer: scaled
+    about the template's centre, the face's (``1 / zoom`` maps back to the bust)."""
+    centre = portrait_template(size).mean(0)
+    return (np.asarray(points, np.float64) - centre) * zoom + centre
+
+
 def alignment_for(landmarks: np.ndarray, size: int, zoom: float = 1.0) -> Alignment:
     """The similarity that puts ``landmarks`` (5×2, photo pixels) on the template, brought
     ``zoom`` times closer about the face's centre."""
-    template = portrait_template(size)
-    centre = template.mean(0)
-    return Alignment(umeyama(landmarks, (template - centre) * zoom + centre), size, zoom)
+    return Alignment(umeyama(landmarks, closer(portrait_template(size), size, zoom)), size, zoom)
 
 
 def framing(landmarks: np.ndarray, image_size: tuple[int, int], size: int) -> Alignment:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from portrait.align import EYE_LINE, Alignment, coverage, portrait_template, sampling_grid
+from portrait.align import EYE_LINE, Alignment, closer, coverage, sampling_grid
 
 
 def face_mask(size: int, zoom: float = 1.0) -> torch.Tensor:
@@ -22,8 +22,7 @@ def face_mask(size: int, zoom: float = 1.0) -> torch.Tensor:
     closer, :class:`portrait.align.Alignment`), 0 outside, feathered; and 0 at the frame's edge,
     which a closer frame's ellipse reaches: the seam is then feathered inside the frame too."""
     ys, xs = torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="ij")
-    centre = portrait_template(size).mean(0)
-    cx, cy = map(float, (np.array([size / 2, size * (EYE_LINE + 0.12)]) - centre) * zoom + centre)
+    cx, cy = map(float, closer([size / 2, size * (EYE_LINE + 0.12)], size, zoom))
     rx, ry = size * 0.30 * zoom, size * 0.40 * zoom
     distance = ((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2
     edge = torch.minimum(torch.minimum(xs, size - xs), torch.minimum(ys, size - ys))

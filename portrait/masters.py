@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from portrait.align import alignment_for, coverage, portrait_template, warp
+from portrait.align import alignment_for, closer, coverage, warp
 from portrait.colour import blur, kuwahara, lab_to_rgb, rgb_to_lab
 from portrait.detect import FaceDetector
 from portrait.guides import CODES, CONTROL_POINTS, REGIONS, GuideMaker, Guides, thin_plate
@@ -414,9 +414,9 @@ def _as_bust(mesh: np.ndarray, person: np.ndarray, zoom: float) -> tuple[np.ndar
     scale about the face's centre (beyond the frame the mask's edge is repeated)."""
     if zoom == 1.0:
         return mesh, person
-    centre = portrait_template(SIZE).mean(0)  # x, y
-    positions = (coordinates(SIZE) - centre[::-1]) * zoom + centre[::-1]
-    return (mesh - centre) / zoom + centre, _warp(person.astype(np.float32)[..., None], positions)[..., 0]
+    positions = closer(coordinates(SIZE)[..., ::-1], SIZE, zoom)[..., ::-1]  # y x, as _warp reads them
+    bust = _warp(person.astype(np.float32)[..., None], positions.astype(np.float32))[..., 0]
+    return closer(mesh, SIZE, 1 / zoom).astype(np.float32), bust
 
 
 def _resized(image: np.ndarray, side: int) -> np.ndarray:

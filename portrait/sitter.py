@@ -24,7 +24,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from portrait.align import portrait_template
+from portrait.align import closer
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "sitter.safetensors"
 
@@ -64,8 +64,7 @@ def face_crop(frame: np.ndarray, margin: float = 1.0, zoom: float = 1.0) -> np.n
     if frame.ndim != 3 or frame.shape[0] != frame.shape[1] or frame.shape[2] != 3:
         raise ValueError(f"expected a square H×W×3 frame, got shape {frame.shape}")
     scale = frame.shape[1] / FRAME
-    centre = portrait_template(FRAME).mean(0)
-    cx, cy = ((np.array(CROP_CENTRE) - centre) * zoom + centre) * scale
+    cx, cy = closer(CROP_CENTRE, FRAME, zoom) * scale
     half = CROP_SIDE * margin * zoom / 2 * scale
     side_px = frame.shape[0]
     pad = int(np.ceil(max(0.0, half - cx, half - cy, cx + half - side_px, cy + half - side_px)))
