@@ -82,6 +82,11 @@ REDRAWN = ("ink",)
 #: generator on unseen faces, ink redrawn from the painting alone was the likeness in 4 of 20
 #: votes, redrawn with the sitter's own face and hair in 13 of 24 (and the drawing in 19 of 24).
 DRAWN_FROM_LIFE = ("skin", "brows", "eyes", "irises", "lips", "mouth", "hair")
+#: The regions every painted (not redrawn) style takes from the photo itself, pixel by pixel, their
+#: colour moved as the skin's was: the re-toning sets a region's mean, so a master's blue-grey
+#: irises still showed through on brown-eyed sitters, and its teeth, painted from whatever light
+#: paint the master had, came out yellow.
+KEPT_FROM_LIFE = ("irises", "mouth")
 
 
 @dataclass(frozen=True)
@@ -389,7 +394,19 @@ class MasterPainter:
             redrawn = lab_to_rgb(retone(redrawn, sitter, sitter, photo_lab, style))
             if self.detector(Image.fromarray(redrawn)):  # a redraw that lost the face is not kept
                 return redrawn  # (seen once in 48 held-out faces: a tiny, blurred crop)
-        return lab_to_rgb(retone(out_lab, sitter, sitter, photo_lab, style))
+        return lab_to_rgb(_kept_from_life(retone(out_lab, sitter, sitter, photo_lab, style), photo_lab,
+                                          sitter, seen))
+
+
+def _kept_from_life(painted: np.ndarray, photo: np.ndarray, sitter: Guides, seen: np.ndarray) -> np.ndarray:
+    """``painted`` (L*a*b*) with the photo's own :data:`KEPT_FROM_LIFE` regions where it is
+    ``seen``: their lightness the photo's, their colour the photo's plus whatever the painting's
+    skin colour differs from the sitter's (the rule :data:`OWN_COLOUR` keeps for the means)."""
+    skin = sitter.region("skin") * _face_rows(sitter)
+    shift = _stats(painted, skin)[0] - _stats(photo, skin)[0]
+    shift[0] = 0
+    kept = (seen * blur(sitter.region(*KEPT_FROM_LIFE), SIZE / 512))[..., None]
+    return painted + kept * (photo + shift - painted)
 
 
 def _structure(painted_light: np.ndarray, photo_light: np.ndarray, sitter: Guides, seen: np.ndarray,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from portrait.guides import REGIONS, Guides
-from portrait.masters import CHROMA, retone
+from portrait.masters import CHROMA, _kept_from_life, retone
 
 SIDE = 64
 
@@ -53,3 +53,21 @@ def test_eyes_and_lips_keep_the_sitters_own_difference_from_the_skin(sitter_colo
         wanted = np.array(sitter_colours[name], np.float32) - sitter_colours["skin"]
         np.testing.assert_allclose(ours[1:] - skin[1:], wanted[1:], atol=0.5)
         assert ours[0] == pytest.approx(sitter_colours[name][0], abs=0.5)
+
+
+def test_irises_are_the_photos_own_pixel_by_pixel_where_it_is_seen() -> None:
+    """Re-toning moves a region's mean, so a master's blue-grey iris texture survived it on
+    brown-eyed sitters: the irises are the photo's own pixels (a dark pupil, a catchlight), their
+    colour shifted as the painting's skin is from the sitter's; beyond the photo, the painting."""
+    painted, guides = flat_regions({"skin": (62, 12, 16), "irises": (35, -4, -20), "lips": (50, 30, 20)})
+    photo, _ = flat_regions({"skin": (55, 20, 26), "irises": (30, 8, 12), "lips": (45, 22, 22)})
+    photo[14:18, 14:18] = (8, 2, 2)  # a pupil with a catchlight: detail the mean cannot carry
+    photo[12, 12] = (90, 0, 0)
+    seen = np.ones((SIDE, SIDE), np.float32)
+    seen[:, 16:] = 0  # the right half of the iris lies beyond the photo
+    kept = _kept_from_life(painted, photo, guides, seen)
+    core = (slice(10, 22), slice(10, 13))  # seen, inside the iris, away from its soft edge
+    shift = np.array([0, 12 - 20, 16 - 26], np.float32)
+    np.testing.assert_allclose(kept[core], photo[core] + shift, atol=0.5)
+    np.testing.assert_allclose(kept[10:22, 18:22], painted[10:22, 18:22], atol=0.5)
+    np.testing.assert_allclose(kept[40:56, 24:40], painted[40:56, 24:40], atol=0.5)  # lips untouched
