@@ -14,8 +14,8 @@ and its guides computed then, never per request. A portrait is made in seven ste
 4. **restore** the photo's mid-frequency structure over the person (the shapes of eyes, nose and
    mouth that make a likeness; for oil and watercolor its skin, hair and clothes simplified into
    painted planes first), leaving the finest scale, the brushwork, to the master;
-5. for ink, **redraw** with the fast generator (:data:`REDRAWN`): the sitter's face and hair drawn
-   from the photo, the master's hatched costume and ground redrawn from the painting;
+5. for ink, **redraw** with the fast generator (:data:`REDRAWN`): the sitter's face and hair from the
+   photo, the master's hatched costume and ground from the painting, all in one pen line;
 6. re-tone the painting's skin, lips, eyes and hair to the sitter's once more: the sitter's own
    skin tone whatever the master's chalk, vellum or paper; the irises and teeth are the photo's;
 7. finish watercolour on paper (:mod:`portrait.wash`): grain, granulation, pooled wash edges.
@@ -395,15 +395,11 @@ class MasterPainter:
             return wash(lab_to_rgb(out_lab)) if style in WASHED else lab_to_rgb(out_lab)
         out_lab[..., 0] += _structure(out_lab[..., 0], target_lab[..., 0], sitter, seen, style)
         if style in REDRAWN:
-            # the face and hair drawn from the photo itself, even after a medium exemplar (whose
-            # tones the target took), as the instant portrait draws them: redrawn inside the
-            # painting, the same photo pixels came out a smooth grey photograph ("ink strokes
-            # model the face" was the judges' reason for the generator); the re-toning below then
-            # gives them the sitter's own light
+            # the photo itself, even after a medium exemplar (whose tones the target took): the
+            # sitter's own light, which the re-toning below then keeps
             life = (seen * blur(sitter.region(*DRAWN_FROM_LIFE), 4 * SIZE / 512))[..., None]
-            drawn = rgb_to_lab(self.redraw(lab_to_rgb(out_lab), style))
-            from_life = rgb_to_lab(self.redraw(lab_to_rgb(photo_lab), style))
-            redrawn = lab_to_rgb(retone(drawn + life * (from_life - drawn), sitter, sitter, photo_lab, style))
+            redrawn = rgb_to_lab(self.redraw(lab_to_rgb(out_lab + life * (photo_lab - out_lab)), style))
+            redrawn = lab_to_rgb(retone(redrawn, sitter, sitter, photo_lab, style))
             if self.detector(Image.fromarray(redrawn)):  # a redraw that lost the face is not kept
                 return redrawn  # (seen once in 48 held-out faces: a tiny, blurred crop)
         painted = lab_to_rgb(_kept_from_life(retone(out_lab, sitter, sitter, photo_lab, style), photo_lab,
