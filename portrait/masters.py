@@ -17,8 +17,10 @@ and its guides computed then, never per request. A portrait is made in seven ste
 5. for ink, **redraw** with the fast generator (:data:`REDRAWN`): the sitter's face and hair from the
    photo, the master's hatched costume and ground from the painting, all in one pen line;
 6. re-tone the painting's skin, lips, eyes and hair to the sitter's once more: the sitter's own
-   skin tone whatever the master's chalk, vellum or paper; the irises and teeth are the photo's;
-7. finish watercolour on paper (:mod:`portrait.wash`): grain, granulation, pooled wash edges.
+   skin tone whatever the master's chalk, vellum or paper; in the styles not redrawn, the irises
+   and teeth are the photo's own;
+7. finish watercolour on paper (:mod:`portrait.wash`): the paper's grain and relief, pigment
+   settling unevenly and pooling at the washes' edges (which darkens a face by 1–2 L*).
 
 Medium exemplars (washes on paper, a hatched ground: no face to align) are painted from by
 appearance alone, "texture by numbers" (Hertzmann et al. 2001): for a photo in which FaceMesh
@@ -393,7 +395,7 @@ class MasterPainter:
         if sitter is None:  # no mesh to re-tone by: the photo's own light, quantile by quantile
             shown = seen > 0.5 if (seen > 0.5).sum() >= 64 else np.ones_like(seen, bool)
             out_lab[..., 0] = _lightness_of(out_lab[..., 0], out_lab[..., 0][shown], photo_lab[..., 0][shown])
-            return wash(lab_to_rgb(out_lab)) if style in WASHED else lab_to_rgb(out_lab)
+            return _finished(lab_to_rgb(out_lab), None, style)
         out_lab[..., 0] += _structure(out_lab[..., 0], target_lab[..., 0], sitter, seen, style)
         if style in REDRAWN:
             # the photo itself, even after a medium exemplar (whose tones the target took): the
@@ -404,26 +406,31 @@ class MasterPainter:
             if self.detector(Image.fromarray(redrawn)):  # a redraw that lost the face is not kept
                 return _finished(redrawn, sitter, style)  # (seen once in 48 held-out faces)
         painted = lab_to_rgb(_kept_from_life(retone(out_lab, sitter, sitter, photo_lab, style), photo_lab,
-                                             sitter, seen))
+                                             sitter, seen, style))
         return _finished(painted, sitter, style)
 
 
-def _finished(painted: np.ndarray, sitter: Guides, style: str) -> np.ndarray:
+def _finished(painted: np.ndarray, sitter: Guides | None, style: str) -> np.ndarray:
     """The :data:`WASHED` styles finished on paper, the sitter's :data:`FEATURES` spared."""
     if style not in WASHED:
         return painted
-    return wash(painted, np.clip(blur(sitter.region(*FEATURES), 4 * SIZE / 512) * 1.5, 0, 1))
+    features = None if sitter is None else np.clip(blur(sitter.region(*FEATURES), 4 * SIZE / 512) * 1.5, 0, 1)
+    return wash(painted, features)
 
 
-def _kept_from_life(painted: np.ndarray, photo: np.ndarray, sitter: Guides, seen: np.ndarray) -> np.ndarray:
+def _kept_from_life(painted: np.ndarray, photo: np.ndarray, sitter: Guides, seen: np.ndarray,
+                    style: str) -> np.ndarray:
     """``painted`` (L*a*b*) with the photo's own :data:`KEPT_FROM_LIFE` regions where it is
     ``seen``: their lightness the photo's, their colour the photo's plus whatever the painting's
-    skin colour differs from the sitter's (the rule :data:`OWN_COLOUR` keeps for the means)."""
+    skin colour differs from the sitter's (the rule :data:`OWN_COLOUR` keeps for the means); in a
+    style that takes no colour from the sitter (:data:`CHROMA` 0), their lightness only."""
     skin = sitter.region("skin") * _face_rows(sitter)
-    shift = _stats(painted, skin)[0] - _stats(photo, skin)[0]
-    shift[0] = 0
+    life = photo + _stats(painted, skin)[0] - _stats(photo, skin)[0]
+    life[..., 0] = photo[..., 0]
+    if not CHROMA[style]:
+        life[..., 1:] = painted[..., 1:]
     kept = (seen * blur(sitter.region(*KEPT_FROM_LIFE), SIZE / 512))[..., None]
-    return painted + kept * (photo + shift - painted)
+    return painted + kept * (life - painted)
 
 
 def _structure(painted_light: np.ndarray, photo_light: np.ndarray, sitter: Guides, seen: np.ndarray,

@@ -12,10 +12,13 @@ SIDE = 64
 
 
 def flat_regions(colours: dict[str, tuple[float, float, float]]) -> tuple[np.ndarray, Guides]:
-    """A frame of skin with an iris block and a lips block, as L*a*b* and as guides."""
+    """A frame of skin with an iris block, a lips block and (if coloured) a mouth block, as
+    L*a*b* and as guides."""
     masks = np.zeros((SIDE, SIDE, len(REGIONS)), np.float32)
     masks[..., REGIONS.index("skin")] = 1
-    blocks = {"irises": (slice(8, 24), slice(8, 24)), "lips": (slice(40, 56), slice(24, 40))}
+    blocks = {"irises": (slice(8, 24), slice(8, 24)), "lips": (slice(40, 56), slice(24, 40)),
+              "mouth": (slice(40, 56), slice(44, 60))}
+    blocks = {name: block for name, block in blocks.items() if name in colours}
     for name, block in blocks.items():
         masks[block] = 0
         masks[block + (REGIONS.index(name),)] = 1
@@ -55,19 +58,33 @@ def test_eyes_and_lips_keep_the_sitters_own_difference_from_the_skin(sitter_colo
         assert ours[0] == pytest.approx(sitter_colours[name][0], abs=0.5)
 
 
-def test_irises_are_the_photos_own_pixel_by_pixel_where_it_is_seen() -> None:
+def test_irises_and_teeth_are_the_photos_own_pixel_by_pixel_where_it_is_seen() -> None:
     """Re-toning moves a region's mean, so a master's blue-grey iris texture survived it on
-    brown-eyed sitters: the irises are the photo's own pixels (a dark pupil, a catchlight), their
-    colour shifted as the painting's skin is from the sitter's; beyond the photo, the painting."""
-    painted, guides = flat_regions({"skin": (62, 12, 16), "irises": (35, -4, -20), "lips": (50, 30, 20)})
-    photo, _ = flat_regions({"skin": (55, 20, 26), "irises": (30, 8, 12), "lips": (45, 22, 22)})
-    photo[14:18, 14:18] = (8, 2, 2)  # a pupil with a catchlight: detail the mean cannot carry
+    brown-eyed sitters, and its teeth came out yellow: the irises and the mouth are the photo's
+    own pixels (a dark pupil, a catchlight, white teeth), their colour shifted as the painting's
+    skin is from the sitter's; beyond the photo, the painting's; the lips stay the painting's."""
+    painted, guides = flat_regions({"skin": (62, 12, 16), "irises": (35, -4, -20), "lips": (50, 30, 20),
+                                    "mouth": (70, 5, 30)})
+    photo, _ = flat_regions({"skin": (55, 20, 26), "irises": (30, 8, 12), "lips": (45, 22, 22),
+                             "mouth": (85, 0, 4)})
+    photo[14:18, 11:15] = (8, 2, 2)  # a pupil and a catchlight: detail a region's mean cannot carry
     photo[12, 12] = (90, 0, 0)
     seen = np.ones((SIDE, SIDE), np.float32)
-    seen[:, 16:] = 0  # the right half of the iris lies beyond the photo
-    kept = _kept_from_life(painted, photo, guides, seen)
-    core = (slice(10, 22), slice(10, 13))  # seen, inside the iris, away from its soft edge
+    seen[:, 20:24] = 0  # the iris's right edge lies beyond the photo
+    kept = _kept_from_life(painted, photo, guides, seen, "oil")
     shift = np.array([0, 12 - 20, 16 - 26], np.float32)
-    np.testing.assert_allclose(kept[core], photo[core] + shift, atol=0.5)
-    np.testing.assert_allclose(kept[10:22, 18:22], painted[10:22, 18:22], atol=0.5)
-    np.testing.assert_allclose(kept[40:56, 24:40], painted[40:56, 24:40], atol=0.5)  # lips untouched
+    for core in ((slice(10, 22), slice(10, 18)), (slice(42, 54), slice(46, 58))):  # iris, mouth
+        np.testing.assert_allclose(kept[core], photo[core] + shift, atol=0.5)
+    np.testing.assert_allclose(kept[10:22, 20:24], painted[10:22, 20:24], atol=0.5)  # not seen
+    np.testing.assert_allclose(kept[42:54, 26:38], painted[42:54, 26:38], atol=0.5)  # lips
+
+
+def test_a_style_without_the_sitters_colour_takes_only_their_lightness() -> None:
+    """Ink takes no colour from the sitter (CHROMA 0): a blue iris in the photo must not turn
+    blue in a sepia drawing; the pupil's dark and the catchlight are still the photo's."""
+    painted, guides = flat_regions({"skin": (62, 3, 12), "irises": (35, 2, 10), "lips": (50, 4, 12)})
+    photo, _ = flat_regions({"skin": (55, 20, 26), "irises": (45, -5, -25), "lips": (45, 22, 22)})
+    kept = _kept_from_life(painted, photo, guides, np.ones((SIDE, SIDE), np.float32), "ink")
+    core = (slice(10, 22), slice(10, 22))
+    np.testing.assert_allclose(kept[core][..., 0], photo[core][..., 0], atol=0.5)
+    np.testing.assert_allclose(kept[core][..., 1:], painted[core][..., 1:], atol=0.5)

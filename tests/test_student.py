@@ -35,7 +35,7 @@ def cache(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("pairs")
     detector = FaceDetector()
     rows = []
-    for path in sorted(faces.glob("*.jpg"))[:2]:
+    for master, path in zip(("x", "y"), sorted(faces.glob("*.jpg"))[:2], strict=True):
         image = Image.open(path).convert("RGB")
         aligned, _ = align_face(image, detector(image)[0].landmarks, SIZE)
         taught = ImageOps.colorize(ImageOps.grayscale(Image.fromarray(aligned)), "#2b1a0e", "#f2e3c6")
@@ -44,7 +44,7 @@ def cache(tmp_path_factory) -> Path:
             (folder / style).mkdir(exist_ok=True)
             Image.fromarray(aligned).save(folder / style / f"{path.stem}.photo.png")
             taught.save(folder / style / f"{path.stem}.portrait.png")
-            rows.append({"face": path.name, "style": style, "master": "x", "kept": 1, "reason": "kept",
+            rows.append({"face": path.name, "style": style, "master": master, "kept": 1, "reason": "kept",
                          "distance": 0.3, "skin_shift": 0.0})
     rows.append({"face": "lost.jpg", "style": "oil", "master": "x", "kept": 0, "reason": "face lost",
                  "distance": "", "skin_shift": ""})
@@ -59,8 +59,15 @@ def test_only_kept_pairs_are_read(cache: Path) -> None:
     pairs = student.read_pairs(cache)
     assert len(pairs) == 2 * len(STYLES) and all(p.photo.is_file() and p.portrait.is_file() for p in pairs)
     assert "lost" not in {p.photo.stem.split(".")[0] for p in pairs}
-    assert student.read_pairs(cache, ("x",)) == pairs  # every kept pair was painted after master x
-    assert student.read_pairs(cache, ("oil/another.jpg",)) == []
+    after_x = student.read_pairs(cache, ("x",))  # the first face was painted after master x
+    assert len(after_x) == len(STYLES) and {p.photo.name for p in after_x} == {pairs[0].photo.name}
+    assert student.read_pairs(cache, ("x", "y")) == pairs
+
+
+def test_a_master_no_pair_was_painted_after_is_refused(cache: Path, vgg_path: str, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="oil/another.jpg"):
+        student.main(["--pairs", str(cache), "--vgg", vgg_path, "--cache", str(tmp_path / "c"),
+                      "--out", str(tmp_path / "s.safetensors"), "--masters", "x", "oil/another.jpg"])
 
 
 def l1_to_teacher(weights: Path, cache: Path) -> float:

@@ -12,7 +12,8 @@ SIDE = 128
 
 def test_a_flat_wash_gets_grain_but_keeps_its_tone_and_hue() -> None:
     """A flat grey wash comes back grainy (paper), as grey as it was (no hue added) and, on the
-    mean, as light (the finish must not move a sitter's skin tone)."""
+    mean, as light: only the edges of washes darken, where pigment pools, so a flat skin keeps
+    its tone."""
     grey = np.full((SIDE, SIDE, 3), 128, np.uint8)
     finished = wash(grey)
     assert finished.std() > 2

@@ -44,6 +44,7 @@ class Pair:
     style: str
     photo: Path
     portrait: Path
+    master: str  #: the teacher's master, as pairs.tsv names it (style/file)
 
 
 def read_pairs(folder: Path, masters: tuple[str, ...] = ()) -> list[Pair]:
@@ -56,7 +57,7 @@ def read_pairs(folder: Path, masters: tuple[str, ...] = ()) -> list[Pair]:
     for row in rows:
         stem = Path(row["face"]).stem
         pair = Pair(row["style"], folder / row["style"] / f"{stem}.photo.png",
-                    folder / row["style"] / f"{stem}.portrait.png")
+                    folder / row["style"] / f"{stem}.portrait.png", row["master"])
         if pair.style in STYLES and pair.photo.is_file() and pair.portrait.is_file():
             found.append(pair)
     return found
@@ -100,8 +101,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, required=True, help="the fp16 weights exported at every save")
     p.add_argument("--init", type=Path, default=WEIGHTS, help="the generator the student starts from")
     p.add_argument("--masters", nargs="*", default=[],
-                   help="learn only the pairs painted after these masters (style/file, one per style: "
-                        "all of a style's masters at once taught a blurred average of them)")
+                   help="learn only the pairs painted after these masters (style/file, as pairs.tsv "
+                        "names them; a few similar ones per style: all of a style's masters at once "
+                        "taught a blurred average of them)")
     p.add_argument("--minutes", type=float, default=60.0)
     p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: time only)")
     p.add_argument("--size", type=int, default=256)
@@ -120,6 +122,9 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     pairs = read_pairs(args.pairs, tuple(args.masters))
+    unknown = sorted(set(args.masters) - {pair.master for pair in pairs})
+    if unknown:
+        raise SystemExit(f"no kept pair in {args.pairs} was painted after {', '.join(unknown)}")
     if not pairs:
         raise SystemExit(f"no kept pairs in {args.pairs}: make them with python -m training.pairs")
     features = vgg.load(args.vgg)
