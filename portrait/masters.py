@@ -160,7 +160,7 @@ def prepare(row: dict[str, str], folder: Path, detector: FaceDetector, guide_mak
         guides = guide_maker(frame)
         if guides is None:
             raise ValueError(f"FaceMesh found no face in master {row['file']}")
-    light = float("nan") if guides is None else _skin_light(rgb_to_lab(frame), guides)
+    light = float("nan") if guides is None else float(_skin_colour(rgb_to_lab(frame), guides)[0])
     return Master(row["file"], row["style"], row["kind"], row["artist"], row["title"], row["date"],
                   row["medium"], row["sex"], row["age"], pixels, frame, inside, guides, light)
 
@@ -234,9 +234,9 @@ def _box(mask: np.ndarray) -> tuple[slice, slice]:
     return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
-def _skin_light(lab: np.ndarray, guides: Guides) -> float:
-    """The mean L* of a frame's skin, where skin tone is measured (:func:`_face_rows`)."""
-    return float(_stats(lab, guides.region("skin") * _face_rows(guides))[0][0])
+def _skin_colour(lab: np.ndarray, guides: Guides) -> np.ndarray:
+    """The mean L*a*b* of a frame's skin, where skin tone is measured (:func:`_face_rows`)."""
+    return _stats(lab, guides.region("skin") * _face_rows(guides))[0]
 
 
 def _lightness_of(light: np.ndarray, ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
@@ -315,7 +315,7 @@ class MasterPainter:
         masters = [m for m in self.masters if m.style == style]
         if not masters:
             raise ValueError(f"no master for style {style!r}")
-        light = _skin_light(photo_lab, sitter) if sitter is not None else 0.0
+        light = float(_skin_colour(photo_lab, sitter)[0]) if sitter is not None else 0.0
         if sitter is not None:
             mesh, person = _as_bust(sitter.mesh, sitter.person, zoom)
 
@@ -424,8 +424,7 @@ def _kept_from_life(painted: np.ndarray, photo: np.ndarray, sitter: Guides, seen
     ``seen``: their lightness the photo's, their colour the photo's plus whatever the painting's
     skin colour differs from the sitter's (the rule :data:`OWN_COLOUR` keeps for the means); in a
     style that takes no colour from the sitter (:data:`CHROMA` 0), their lightness only."""
-    skin = sitter.region("skin") * _face_rows(sitter)
-    life = photo + _stats(painted, skin)[0] - _stats(photo, skin)[0]
+    life = photo + _skin_colour(painted, sitter) - _skin_colour(photo, sitter)
     life[..., 0] = photo[..., 0]
     if not CHROMA[style]:
         life[..., 1:] = painted[..., 1:]
