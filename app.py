@@ -714,10 +714,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # no request lines in the log
-    from portrait.privacy import upload_budget
+    from portrait.privacy import sweep_stranded, upload_budget
 
     # Before the models load: a RAM disk too small for even a short queue refuses at once.
     budget = upload_budget(CACHE, MAX_FILE_BYTES, QUEUE_SIZE, CONCURRENCY)
+    sweep_stranded(Path(os.environ["GRADIO_TEMP_DIR"]))
     painter = Painter()
     # The library's guides and the synthesis kernels take a few seconds: made beside the server's
     # start, so the instant portrait is served at once and the first master painting waits at most that.

@@ -22,6 +22,8 @@ import re
 import shutil
 import signal
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,10 @@ RESERVE_BYTES = 8 * MB
 #: The upload limit is never lowered below this: it admits a full-HD webcam capture and a typical
 #: phone photo. Below it a shorter queue is the better trade (visitors beyond it retry later).
 FLOOR_BYTES = 8 * MB
+#: A file that no upload is writing and that has not changed for this long is stranded (below).
+STRANDED_SECONDS = 2.0
+#: How often the upload folder is looked through for stranded files.
+SWEEP_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -197,3 +203,60 @@ def forget(path: str | os.PathLike | None) -> None:
         path.parent.rmdir()
     except OSError:
         pass
+
+
+def _open_files() -> set[Path]:
+    """The files this process holds open (from /proc/self/fd: the app runs only where /proc is)."""
+    held = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            held.add(Path(os.readlink(fd)))
+        except OSError:  # closed since it was listed
+            pass
+    return held
+
+
+def stranded(uploads: Path, now: float | None = None) -> list[Path]:
+    """Files directly in Gradio's upload folder that no upload will ever move to its own folder.
+
+    Gradio writes an upload to a temporary file there, open until the whole request has arrived,
+    then closes it and moves it at once to ``<hash>/<name>``, which the app reads and deletes
+    (:func:`forget`). A file is left behind when the visitor goes away mid-upload (Gradio keeps
+    the part it received), or when two visitors send the same bytes at once and the second's move
+    finds the shared folder already removed by the first's :func:`forget`; Gradio's own
+    ``delete_cache`` never sees such a file. So: a regular file there that this process no longer
+    holds open and that has not changed for :data:`STRANDED_SECONDS` (a finished upload is moved
+    microseconds after its last write) is stranded.
+    """
+    now = time.time() if now is None else now
+    try:
+        candidates = [path for path in uploads.iterdir() if path.is_file() and not path.is_symlink()]
+    except FileNotFoundError:  # no upload yet
+        return []
+    held = _open_files() if candidates else set()
+    found = []
+    for path in candidates:
+        try:
+            still = now - path.stat().st_mtime >= STRANDED_SECONDS
+        except FileNotFoundError:  # moved meanwhile
+            continue
+        if still and path not in held:
+            found.append(path)
+    return found
+
+
+def sweep_stranded(uploads: Path) -> threading.Thread:
+    """Delete :func:`stranded` uploads every :data:`SWEEP_SECONDS`, in a daemon thread, for good."""
+    def sweep() -> None:
+        while True:
+            try:
+                for path in stranded(uploads):
+                    path.unlink(missing_ok=True)
+                    log.info("removed an upload that never arrived whole")
+            except OSError as error:  # e.g. the cache removed at shutdown: try again next time
+                log.debug("sweeping %s: %s", uploads, error)
+            time.sleep(SWEEP_SECONDS)
+
+    thread = threading.Thread(target=sweep, name="stranded-uploads", daemon=True)
+    thread.start()
+    return thread

@@ -205,6 +205,37 @@ def test_a_full_queue_never_outgrows_the_ram_disk(monkeypatch):
         assert FLOOR_BYTES <= budget.largest <= MAX_FILE_BYTES and 1 <= budget.waiting <= QUEUE
 
 
+# --- uploads that never arrive whole ---------------------------------------------------------------
+
+def test_stranded_uploads_are_told_from_those_on_their_way(tmp_path):
+    """Closed and unchanged for a while: stranded. Still open (arriving), just written, or already
+    in its own folder (waiting to be read): left alone."""
+    uploads = tmp_path / "gradio"
+    (uploads / "f00d").mkdir(parents=True)
+    left, arriving, finished = uploads / "tmpleft", uploads / "tmparriving", uploads / "tmpjustnow"
+    waiting = uploads / "f00d" / "selfie.jpg"
+    for path in (left, arriving, finished, waiting):
+        path.write_bytes(b"\xff\xd8\xff" + bytes(100))
+    past = time.time() - 10 * privacy.STRANDED_SECONDS
+    for path in (left, arriving, waiting):
+        os.utime(path, (past, past))
+    with open(arriving, "ab"):
+        assert privacy.stranded(uploads) == [left]
+    assert sorted(privacy.stranded(uploads)) == sorted([left, arriving])
+    assert privacy.stranded(tmp_path / "no uploads yet") == []
+
+
+def test_the_sweeper_removes_stranded_uploads(tmp_path):
+    uploads = tmp_path / "gradio"
+    uploads.mkdir()
+    (uploads / "tmphalf").write_bytes(b"\xff\xd8\xff half a photo")
+    privacy.sweep_stranded(uploads)
+    deadline = time.monotonic() + 3 * (privacy.STRANDED_SECONDS + privacy.SWEEP_SECONDS)
+    while (uploads / "tmphalf").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not (uploads / "tmphalf").exists()
+
+
 # --- on real small tmpfs mounts ------------------------------------------------------------------
 
 @pytest.fixture

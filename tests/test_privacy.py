@@ -35,7 +35,8 @@ API_CALLS = 3
 #: Visitors at once in the traced load run, and seconds of live-mirror streaming.
 CROWD = 6
 LIVE_SECONDS = 4
-#: Time for anything the app would delete late (it deletes uploads as soon as it reads them).
+#: Time for anything the app would delete late: it deletes uploads as soon as it reads them, and
+#: sweeps those that never arrived whole within a few seconds.
 SETTLE_SECONDS = 3
 #: tmpfs: the app's private cache lives here by design, and test (b) checks that it empties.
 RAM_DISK = "/dev/shm/"
@@ -157,6 +158,18 @@ def send_through_browser(server: Server, photo: Path, group: Path, folder: Path)
             time.sleep(LIVE_SECONDS)
 
 
+def abandon_an_upload(server: TracedServer, photo: bytes) -> None:
+    """Send half of an upload and hang up, as a visitor closing the tab mid-upload does."""
+    boundary = "portrait-studio-test"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="selfie.jpg"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n").encode() + photo + f"\r\n--{boundary}--\r\n".encode()
+    head = (f"POST /gradio_api/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head + body[: len(body) // 2])
+        time.sleep(0.5)  # the server has written what it received to a file in its cache
+
+
 def send_as_a_crowd(server: Server, photo: Path) -> None:
     """A small load run: several visitors at once, as in tests/test_load.py, under the trace."""
     def visit(_: int) -> str:
@@ -207,6 +220,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, astronaut: Image.Image) -> Ite
         group = folder / "group.jpg"
         group.write_bytes(jpeg_bytes(group_photo(astronaut)))
         send_through_browser(server, photo, group, folder)
+        abandon_an_upload(server, photo.read_bytes())
         send_as_a_crowd(server, photo)
         time.sleep(SETTLE_SECONDS)
         images = images_in(server.cache)
