@@ -64,7 +64,8 @@ class Visit:
 
 
 class RssSampler(threading.Thread):
-    """The server's resident memory every 0.2 s: start, peak, end, and a coarse trace for plateaus."""
+    """The server's resident memory every 0.2 s: start, peak, end, the peak of each half of the run
+    (a leak grows through the second; a working set filling up does not), and a coarse trace."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
@@ -81,8 +82,9 @@ class RssSampler(threading.Thread):
         self.join(5)
         self.samples.append(self.process.memory_info().rss)
         megabytes = [round(sample / 2**20) for sample in self.samples]
+        half = len(megabytes) // 2
         return {"start": megabytes[0], "peak": max(megabytes), "end": megabytes[-1],
-                "every_10s": megabytes[::50]}
+                "halves": [max(megabytes[: half + 1]), max(megabytes[half:])], "every_10s": megabytes[::50]}
 
 
 def ask(client: Client, photo: Path, began: float, endpoint: str = "/paint") -> Visit:
@@ -181,18 +183,35 @@ def test_twenty_visitors_at_once(server, tmp_path: Path) -> None:
     assert server.process.poll() is None
 
 
+def places_told(jobs: list, seconds: float = 60) -> list[int | None]:
+    """The furthest place in the queue each job was told, watched until every job has been told
+    one or has finished (uploads arrive over some seconds on a busy machine)."""
+    told: list[int | None] = [None] * len(jobs)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for i, job in enumerate(jobs):
+            rank = job.status().rank
+            if rank is not None:
+                told[i] = max(rank, told[i] or 0)
+        if all(rank is not None or job.done() for rank, job in zip(told, jobs, strict=True)):
+            break
+        time.sleep(0.2)
+    return told
+
+
 def test_twenty_visitors_painted_after_masters(server, tmp_path: Path) -> None:
     """Twenty visitors at once ask for the slow painting after a master (~1-2 s each): they queue
     one behind the other, told where they stand; nobody fails and memory stays bounded."""
     sampler = RssSampler(server.process.pid)
-    ranks: list[int] = []
     with visitors(server, CLIENTS) as clients, ThreadPoolExecutor(CLIENTS) as pool:
+        shots = photos(tmp_path, CLIENTS)
+        # The baseline is a ready painter: a fresh server is still preparing its library of masters.
+        clients[0].predict(handle_file(str(shots[0])), "ink", api_name="/paint_after_master")
         sampler.start()
         began = time.monotonic()
         jobs = [client.submit(handle_file(str(photo)), "ink", api_name="/paint_after_master")
-                for client, photo in zip(clients, photos(tmp_path, CLIENTS), strict=True)]
-        time.sleep(2)
-        ranks = [job.status().rank for job in jobs]
+                for client, photo in zip(clients, shots, strict=True)]
+        ranks = places_told(jobs)
         answers = list(pool.map(lambda job: job.result(timeout=REQUEST_TIMEOUT), jobs))
         wall = time.monotonic() - began
     memory = sampler.stop()
@@ -200,7 +219,10 @@ def test_twenty_visitors_painted_after_masters(server, tmp_path: Path) -> None:
     print(f"\n{CLIENTS} visitors after masters: {wall:.1f} s, queue ranks seen {seen}, server RSS {memory}")
     assert all(portrait and ", after " in label for portrait, label in answers), answers
     assert max(rank or 0 for rank in ranks) >= CLIENTS // 2, ranks  # the queue told them their place
-    assert memory["end"] < memory["start"] * 1.25 + 300, memory
+    # Twenty uploads, their queue and the painting threads' memory fill up in the first half of the
+    # run and then stay: a fresh server grows by several hundred MB to get there, and then no more.
+    first, second = memory["halves"]
+    assert second < first + 150, memory
     assert server.process.poll() is None
 
 
