@@ -144,12 +144,16 @@ class Studio:
             arg=[elem_id, replacing])
         return self.shown(elem_id)
 
-    def settled(self, elem_id: str, quiet_s: float = 12.0) -> Shown:
-        """The image a component shows once it has stopped changing for ``quiet_s`` seconds: the
-        instant portrait is replaced by the painting after a master a few seconds later."""
+    def settled(self, elem_id: str, quiet_s: float = 1.5) -> Shown:
+        """The image a component shows once the painting after a master has replaced the instant
+        portrait (the label stops calling it "a first study") and then ``quiet_s`` seconds passed
+        with no change."""
+        self.page.wait_for_function(
+            "() => !document.querySelector('#label').innerText.includes('first study')",
+            timeout=STEP_TIMEOUT_MS)
         shown, since = self.shown(elem_id), time.monotonic()
         while time.monotonic() - since < quiet_s:
-            time.sleep(0.5)
+            time.sleep(0.25)
             now = self.shown(elem_id)
             if now != shown:
                 shown, since = now, time.monotonic()
