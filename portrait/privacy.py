@@ -216,7 +216,7 @@ def _open_files() -> set[Path]:
     return held
 
 
-def stranded(uploads: Path, now: float | None = None) -> list[Path]:
+def stranded(uploads: Path) -> list[Path]:
     """Files directly in Gradio's upload folder that no upload will ever move to its own folder.
 
     Gradio writes an upload to a temporary file there, open until the whole request has arrived,
@@ -228,13 +228,12 @@ def stranded(uploads: Path, now: float | None = None) -> list[Path]:
     holds open and that has not changed for :data:`STRANDED_SECONDS` (a finished upload is moved
     microseconds after its last write) is stranded.
     """
-    now = time.time() if now is None else now
     try:
         candidates = [path for path in uploads.iterdir() if path.is_file() and not path.is_symlink()]
     except FileNotFoundError:  # no upload yet
         return []
     held = _open_files() if candidates else set()
-    found = []
+    now, found = time.time(), []
     for path in candidates:
         try:
             still = now - path.stat().st_mtime >= STRANDED_SECONDS
@@ -245,7 +244,7 @@ def stranded(uploads: Path, now: float | None = None) -> list[Path]:
     return found
 
 
-def sweep_stranded(uploads: Path) -> threading.Thread:
+def sweep_stranded(uploads: Path) -> None:
     """Delete :func:`stranded` uploads every :data:`SWEEP_SECONDS`, in a daemon thread, for good."""
     def sweep() -> None:
         while True:
@@ -257,6 +256,4 @@ def sweep_stranded(uploads: Path) -> threading.Thread:
                 log.debug("sweeping %s: %s", uploads, error)
             time.sleep(SWEEP_SECONDS)
 
-    thread = threading.Thread(target=sweep, name="stranded-uploads", daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=sweep, name="stranded-uploads", daemon=True).start()
