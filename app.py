@@ -208,7 +208,8 @@ class Studio:
         recipe = style_recipe(style, other, amount)
         chosen = chosen_faces(faces, which)
         if rank is None:
-            pairs, used = [self.painter.portrait(image, f, recipe, strength) for f in chosen], []
+            library = self.ready_masters() if len(chosen) <= MASTER_FACES else None
+            pairs, used = [self.painter.portrait(image, f, recipe, strength, library) for f in chosen], []
         elif len(chosen) > MASTER_FACES:
             raise InputError(f"{len(chosen)} faces: click one to have it painted after a master.")
         else:
@@ -227,6 +228,11 @@ class Studio:
             photo = side_by_side([photo_only(p.aligned, p.alignment, image.size, WALL) for p in pairs])
             painting = side_by_side([p.painted for p in pairs])
         return Painted(photo, painting, note, faces, image, used)
+
+    def ready_masters(self) -> MasterPainter | None:
+        """The master painter once its library is read (seconds after start-up); until then the
+        instant portraits are the generator's alone, not a wait."""
+        return self.masters.result() if self.masters.done() and not self.masters.exception() else None
 
     @staticmethod
     def failed(error: Exception) -> str:
@@ -369,7 +375,7 @@ class Studio:
         session = session or LiveSession()
         try:
             frame = load_image(base64.b64decode((payload or {}).get("url", ",").split(",", 1)[1]))
-            painted = session.step(self.painter, frame, style)
+            painted = session.step(self.painter, frame, style, self.ready_masters())
         except Exception as error:  # noqa: BLE001 — a bad frame must not end the stream
             if not isinstance(error, InputError):
                 log.error("live frame failed: %s", type(error).__name__)

@@ -3,20 +3,27 @@
 MTCNN runs on every ``detect_every``-th frame only; between detections the last landmarks are
 reused, and every detection is blended into an exponential moving average so that the portrait
 does not jitter. Frames are painted at ``size``² (256 by default) with the same generator and
-alignment as a full portrait.
+alignment as a full portrait, and, once the masters are ready, on the plate of one master chosen at
+the first face in each style (:mod:`portrait.ground`; a ground that changed with every frame would
+flicker); FaceMesh runs with the detector, and its guides are kept until the next detection.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
-from portrait.align import align_face
+from portrait.align import align_face, coverage
 from portrait.detect import nearest_face
 from portrait.pipeline import Painter
+
+if TYPE_CHECKING:
+    from portrait.guides import Guides
+    from portrait.masters import Master, MasterPainter
 
 
 @dataclass
@@ -30,21 +37,32 @@ class LiveSession:
     frame: Image.Image | None = None
     count: int = 0
     misses: int = 0
+    master: Master | None = None  #: whose plate the mirror paints on (one of the library's)
+    sitter: Guides | None = None  #: FaceMesh's guides at the last detection
 
-    def step(self, painter: Painter, frame: Image.Image,
-             style: str | Mapping[str, float]) -> np.ndarray | None:
+    def step(self, painter: Painter, frame: Image.Image, style: str | Mapping[str, float],
+             masters: MasterPainter | None = None) -> np.ndarray | None:
         """Paint one frame; None while no face has been seen yet (or it left the picture).
 
-        The painter is passed in, not kept: sessions live in Gradio state and must stay small.
+        The painters are passed in, not kept: sessions live in Gradio state and must stay small.
         """
         self.frame = frame
-        if self.landmarks is None or self.count % self.detect_every == 0:
+        tracked = self.landmarks is None or self.count % self.detect_every == 0
+        if tracked:
             self._track(painter)
         self.count += 1
         if self.landmarks is None:
             return None
-        aligned, _ = align_face(frame, self.landmarks, self.size)
-        return painter.paint(aligned, style)
+        aligned, alignment = align_face(frame, self.landmarks, self.size)
+        painted = painter.paint(aligned, style)
+        if masters is None or style not in masters.styles:
+            return painted
+        if tracked or self.sitter is None:  # between detections the frame does not move
+            self.sitter = masters.guide_maker(aligned)
+        if self.master is None or self.master.style != style:
+            self.master = masters.choose(aligned, style, zoom=alignment.zoom)[1]
+        return masters.study(aligned, painted, style, self.master, coverage(alignment, frame.size),
+                             self.sitter)
 
     def _track(self, painter: Painter) -> None:
         faces = painter.detector(self.frame)

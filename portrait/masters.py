@@ -44,6 +44,7 @@ from PIL import Image
 from portrait.align import alignment_for, closer, coverage, warp
 from portrait.colour import blur, kuwahara, lab_to_rgb, rgb_to_lab
 from portrait.detect import FaceDetector
+from portrait.ground import Plate, make_plate, on_plate, sitting
 from portrait.guides import CODES, CONTROL_POINTS, REGIONS, GuideMaker, Guides, thin_plate
 from portrait.sitter import AGE_GROUPS, SEXES, Sitter, SitterModel
 from portrait.synthesis import Schedule, synthesize
@@ -118,6 +119,7 @@ class Master:
     frame: np.ndarray = field(repr=False)  #: the painting in the bust frame (SIZE²×3 uint8)
     inside: np.ndarray = field(repr=False)  #: frame pixels that are the painting, not fill
     guides: Guides | None = field(repr=False)  #: None for a medium exemplar
+    plate: Plate = field(repr=False)  #: the frame without its sitter's head (the instant portrait's)
     skin_light: float = float("nan")  #: mean L* of the painted skin (the picker's, NaN for a medium)
 
     @property
@@ -160,9 +162,10 @@ def prepare(row: dict[str, str], folder: Path, detector: FaceDetector, guide_mak
         guides = guide_maker(frame)
         if guides is None:
             raise ValueError(f"FaceMesh found no face in master {row['file']}")
-    light = float("nan") if guides is None else float(_skin_colour(rgb_to_lab(frame), guides)[0])
+    skin = np.full(3, np.nan, np.float32) if guides is None else _skin_colour(rgb_to_lab(frame), guides)
     return Master(row["file"], row["style"], row["kind"], row["artist"], row["title"], row["date"],
-                  row["medium"], row["sex"], row["age"], pixels, frame, inside, guides, light)
+                  row["medium"], row["sex"], row["age"], pixels, frame, inside, guides,
+                  make_plate(frame, inside, guides, skin), float(skin[0]))
 
 
 def mismatch(master: Master, who: Sitter | None) -> float:
@@ -345,13 +348,42 @@ class MasterPainter:
         if side != SIZE:  # the library's guides are made at SIZE²: paint there, hand back at side²
             aligned = _resized(aligned, SIZE)
             seen = None if seen is None else _resized(seen.astype(np.uint8) * 255, SIZE) > 127
-        sitter = self.guide_maker(aligned)
+        sitter, master = self.choose(aligned, style, rank, zoom)
         seen = np.ones((SIZE, SIZE), np.float32) if seen is None else _trusted(seen, sitter)
-        photo_lab = rgb_to_lab(aligned)
-        choices = self.ranked(sitter, photo_lab, style, self.who(aligned, zoom), zoom)
-        master = choices[rank % len(choices)]
-        painted = self._synthesize(photo_lab, sitter, seen, master, style)
+        painted = self._synthesize(rgb_to_lab(aligned), sitter, seen, master, style)
         return Painting(painted if side == SIZE else _resized(painted, side), master)
+
+    def choose(self, aligned: np.ndarray, style: str, rank: int = 0,
+               zoom: float = 1.0) -> tuple[Guides | None, Master]:
+        """The guides of an aligned frame (any side; made at SIZE²) and the ``rank``-th best master
+        of ``style`` for it."""
+        aligned = aligned if aligned.shape[0] == SIZE else _resized(aligned, SIZE)
+        sitter = self.guide_maker(aligned)
+        choices = self.ranked(sitter, rgb_to_lab(aligned), style, self.who(aligned, zoom), zoom)
+        return sitter, choices[rank % len(choices)]
+
+    def study(self, aligned: np.ndarray, painted: np.ndarray, style: str, master: Master,
+              seen: np.ndarray | None = None, sitter: Guides | None = None) -> np.ndarray:
+        """The instant portrait (:mod:`portrait.ground`): the generator's ``painted`` version of an
+        aligned frame (any side), in the photo's skin tone, on ``master``'s plate; ``sitter``: the
+        frame's guides when they are already made. Without a face for FaceMesh, ``painted`` as it is."""
+        if sitter is None or sitter.person.shape != aligned.shape[:2]:
+            sitter = self.guide_maker(aligned)
+        if sitter is None:
+            return painted
+        seen = np.ones(aligned.shape[:2], bool) if seen is None else seen
+        photo_lab = rgb_to_lab(aligned)
+        skin = sitter.region("skin") * _face_rows(sitter)
+        scale = seen.shape[0] / 512
+        edge = blur((blur(seen.astype(np.float32), 5 * scale) > 0.99).astype(np.float32), 6 * scale)
+        here = sitting(photo_lab, sitter, edge, seen, skin)
+        lab = rgb_to_lab(painted)
+        if style not in REDRAWN:  # the photo's shapes, for the likeness; ink keeps its pen lines
+            lab[..., 0] += _structure(lab[..., 0], photo_lab[..., 0], sitter, seen.astype(np.float32), style)
+        lab = retone(lab, sitter, sitter, photo_lab, style)
+        if style not in REDRAWN:
+            lab = _kept_from_life(lab, photo_lab, sitter, seen.astype(np.float32), style)
+        return _finished(on_plate(lab, here, master.plate, CHROMA[style]), sitter, style)
 
     def _synthesize(self, photo_lab: np.ndarray, sitter: Guides | None, seen: np.ndarray,
                     master: Master, style: str) -> np.ndarray:
@@ -414,7 +446,8 @@ def _finished(painted: np.ndarray, sitter: Guides | None, style: str) -> np.ndar
     """The :data:`WASHED` styles finished on paper, the sitter's :data:`FEATURES` spared."""
     if style not in WASHED:
         return painted
-    features = None if sitter is None else np.clip(blur(sitter.region(*FEATURES), 4 * SIZE / 512) * 1.5, 0, 1)
+    scale = painted.shape[0] / 512
+    features = None if sitter is None else np.clip(blur(sitter.region(*FEATURES), 4 * scale) * 1.5, 0, 1)
     return wash(painted, features)
 
 
@@ -428,7 +461,7 @@ def _kept_from_life(painted: np.ndarray, photo: np.ndarray, sitter: Guides, seen
     life[..., 0] = photo[..., 0]
     if not CHROMA[style]:
         life[..., 1:] = painted[..., 1:]
-    kept = (seen * blur(sitter.region(*KEPT_FROM_LIFE), SIZE / 512))[..., None]
+    kept = (seen * blur(sitter.region(*KEPT_FROM_LIFE), seen.shape[0] / 512))[..., None]
     return painted + kept * (life - painted)
 
 
@@ -437,7 +470,7 @@ def _structure(painted_light: np.ndarray, photo_light: np.ndarray, sitter: Guide
     """What puts the photo's mid-frequency lightness in place of a painting's, per region by
     :data:`STRUCTURE` and where the photo is ``seen``: the shapes that make a likeness, not the
     brushwork (:data:`BAND`)."""
-    fine, coarse = (sigma * SIZE / 512 for sigma in BAND[style])
+    fine, coarse = (sigma * seen.shape[0] / 512 for sigma in BAND[style])
     if ABSTRACTION[style]:
         planes = sitter.region("skin", "hair", "body", "background")
         photo_light = photo_light + planes * (kuwahara(photo_light, ABSTRACTION[style]) - photo_light)
@@ -468,8 +501,9 @@ def _trusted(seen: np.ndarray, sitter: Guides | None) -> np.ndarray:
     crop's edge cuts through hair and chin) and feathered over ~20 px (at 512²), and every pixel
     of the face FaceMesh found in it, up to the crop's edge: a tight crop's chin and cheeks are the
     sitter's, never the master's (a prototype gave beardless sitters the master's beard)."""
-    inner = blur(seen.astype(np.float32), 8 * SIZE / 512) > 0.99
-    trusted = blur(inner.astype(np.float32), 10 * SIZE / 512)
+    scale = seen.shape[0] / 512
+    inner = blur(seen.astype(np.float32), 8 * scale) > 0.99
+    trusted = blur(inner.astype(np.float32), 10 * scale)
     if sitter is None:
         return trusted
     face = 1 - sitter.region("background", "hair", "body")

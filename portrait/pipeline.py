@@ -170,10 +170,17 @@ class Painter:
         return [self.portrait(image, face, style) for face in chosen_faces(faces, which)]
 
     def portrait(self, image: Image.Image, face: Face, style: str | Mapping[str, float],
-                 strength: float = 1.0) -> Portrait:
-        """Align one detected face of a decoded image and paint it."""
+                 strength: float = 1.0, masters: MasterPainter | None = None) -> Portrait:
+        """Align one detected face of a decoded image and paint it; with ``masters``, on the plate
+        of the master it would be painted after first (the instant portrait: :mod:`portrait.ground`)."""
         aligned, alignment = align_face(image, face.landmarks, self.size)
-        return Portrait(face, alignment, aligned, self.paint(aligned, style, strength))
+        main = style if isinstance(style, str) else max(style, key=style.__getitem__, default="")
+        if masters is None or main not in masters.styles:
+            return Portrait(face, alignment, aligned, self.paint(aligned, style, strength))
+        sitter, master = masters.choose(aligned, main, zoom=alignment.zoom)
+        painted = masters.study(aligned, self.paint(aligned, style), main, master,
+                                coverage(alignment, image.size), sitter)
+        return Portrait(face, alignment, aligned, mixed(aligned, painted, strength))
 
     def after_master(self, masters: MasterPainter, image: Image.Image, face: Face, style: str,
                      rank: int = 0, strength: float = 1.0) -> tuple[Portrait, Master]:
@@ -181,6 +188,11 @@ class Painter:
         aligned, alignment = align_face(image, face.landmarks, self.size)
         painting = masters.paint(aligned, style, rank, seen=coverage(alignment, image.size),
                                  zoom=alignment.zoom)
-        mix = float(np.clip(strength, 0.0, 1.0))
-        painted = np.rint(aligned + mix * (painting.painted.astype(np.float32) - aligned)).astype(np.uint8)
-        return Portrait(face, alignment, aligned, painted), painting.master
+        return Portrait(face, alignment, aligned, mixed(aligned, painting.painted, strength)), painting.master
+
+
+def mixed(photo: np.ndarray, painted: np.ndarray, strength: float) -> np.ndarray:
+    """``strength`` of the way from the photo (0) to the painting (1), for visitors who want to
+    see more of themselves."""
+    mix = float(np.clip(strength, 0.0, 1.0))
+    return np.rint(photo + mix * (painted.astype(np.float32) - photo)).astype(np.uint8)

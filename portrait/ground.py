@@ -1,0 +1,141 @@
+"""The instant portrait after a master: the generator's sitter on the master's own ground.
+
+The generator paints a sitter in tens of milliseconds and keeps the likeness, but what it paints
+around them is the photo's room, filtered; judged blind, its portraits read as filtered photos.
+The master painter's portraits read as paintings largely by what surrounds the face: a real
+master's ground, costume and oval. Patch synthesis takes a second for that; here the master's own
+painting is shown around the sitter as it is, which costs a blend.
+
+Each master gets a **plate** once, when the library is read: its painting with its own sitter's
+head taken out (hair, face and features, found by its guides) and filled from the ground around
+it by push-pull (a mask-weighted image pyramid). A master's head left in place put its hair, caps
+and curls around every visitor's face: judged blind, 4 of 84 votes for the likeness. The neck
+below the chin stays, re-toned per visitor to their own skin.
+
+A portrait is then three steps on the aligned frame:
+
+1. **where the sitter is** (:func:`sitting`): the person the segmenter finds where the photo is
+   seen, a head-sized ellipse about FaceMesh's face (the segmenter misses white hair on a pale
+   wall) and the face itself up to a tight crop's edge, feathered;
+2. **the sitter's own likeness and skin tone**, as the master painter restores them (in
+   :meth:`portrait.masters.MasterPainter.study`): the photo's mid-frequency shapes and its own
+   irises and teeth (not in ink, whose pen lines they would wash out), and the skin, hair, brows
+   and lips re-toned to the photo's: the generator alone lightened the darkest sitters most;
+3. **on the plate**: the painting where the sitter is, the plate elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from portrait.colour import blur, lab_to_rgb, rgb_to_lab
+from portrait.guides import Guides
+
+#: FaceMesh's face oval (its silhouette from forehead to chin).
+FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
+             152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
+#: FaceMesh's chin: below it a master's skin is its neck, which stays on the plate.
+CHIN = 152
+#: The head kept about a face, in half the face oval's width and height, and how far it is raised
+#: (hair grows above the forehead, not below the chin).
+HEAD_WIDTH, HEAD_HEIGHT, HEAD_RAISED = 1.15, 1.3, 0.25
+#: The regions of a master's head that are taken out of its plate (skin: above the chin only).
+HEAD = ("hair", "brows", "eyes", "irises", "lips", "mouth")
+#: The feather of the sitter's edge, in pixels at 512².
+FEATHER = 8.0
+
+
+@dataclass(frozen=True)
+class Plate:
+    """A master's painting without its sitter's head, and the neck kept to be re-toned."""
+
+    image: np.ndarray  #: SIZE²×3 uint8
+    neck: np.ndarray  #: SIZE² uint8 (0–255): the master's skin below the chin
+    skin: np.ndarray  #: the mean L*a*b* of the master's skin, as the neck is re-toned from it
+
+
+def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``image`` (H×W×C float) with its unknown pixels filled from the known ones around them:
+    each coarser level averages the known pixels below it, and each finer level takes what it
+    does not know from the level above (Gortler et al. 1996). Smooth, and a few milliseconds."""
+    x = torch.from_numpy(np.ascontiguousarray(image, np.float32)).permute(2, 0, 1)[None]
+    weight = torch.from_numpy(known.astype(np.float32))[None, None]
+    pyramid = []
+    while min(x.shape[-2:]) > 1 and weight.min() == 0:
+        pyramid.append((x, weight))
+        covered = F.avg_pool2d(weight, 2, ceil_mode=True)
+        x = F.avg_pool2d(x * weight, 2, ceil_mode=True) / covered.clamp_min(1e-6)
+        weight = (covered > 0).float()
+    for finer, finer_weight in reversed(pyramid):
+        coarse = F.interpolate(x, size=finer.shape[-2:], mode="bilinear", align_corners=False)
+        x = finer * finer_weight + coarse * (1 - finer_weight)
+    return x[0].permute(1, 2, 0).numpy()
+
+
+def make_plate(frame: np.ndarray, inside: np.ndarray, guides: Guides | None, skin: np.ndarray) -> Plate:
+    """The plate of a master in the bust frame; ``skin``: its mean skin L*a*b*. A medium exemplar
+    (no guides: washes, a hatched ground) is all ground: its plate is the frame."""
+    side = frame.shape[0]
+    if guides is None:
+        return Plate(frame, np.zeros((side, side), np.uint8), skin)
+    rows = np.arange(side, dtype=np.float32)[:, None]
+    below_chin = np.clip((rows - guides.mesh[CHIN, 1]) / (12 * side / 512), 0, 1)
+    skin_mask = guides.region("skin")
+    head = guides.region(*HEAD) + skin_mask * (1 - below_chin)
+    # the head's soft edge and a few pixels of halo go too; beyond the canvas (fill) is unknown
+    hole = (blur((head > 0.3).astype(np.float32), 6 * side / 512) > 0.05) | ~inside
+    filled = push_pull(frame.astype(np.float32), ~hole)
+    image = np.where(hole[..., None], np.clip(np.rint(filled), 0, 255), frame).astype(np.uint8)
+    neck = np.rint(blur(skin_mask * below_chin, 2 * side / 512) * 255).astype(np.uint8)
+    return Plate(image, neck, skin)
+
+
+@dataclass(frozen=True)
+class Sitting:
+    """What the instant portrait needs of one sitter in one aligned frame."""
+
+    keep: np.ndarray  #: H×W float32 in [0, 1]: where the sitter is painted, not the plate
+    colour: np.ndarray  #: the photo's mean skin L*a*b*, which the plate's neck is given
+
+
+def head(guides: Guides, side: int) -> np.ndarray:
+    """A head-sized ellipse about FaceMesh's face oval (H×W float32, 1 inside)."""
+    oval = guides.mesh[list(FACE_OVAL)]
+    centre, half = oval.mean(0), (oval.max(0) - oval.min(0)) / 2 + 1e-3
+    y, x = np.mgrid[0:side, 0:side].astype(np.float32)
+    inside = (((x - centre[0]) / (HEAD_WIDTH * half[0])) ** 2
+              + ((y - centre[1] + HEAD_RAISED * half[1]) / (HEAD_HEIGHT * half[1])) ** 2) < 1
+    return inside.astype(np.float32)
+
+
+def sitting(photo_lab: np.ndarray, guides: Guides, trusted: np.ndarray, seen: np.ndarray,
+            skin: np.ndarray) -> Sitting:
+    """Where the sitter is in the frame (see the module's step 1). ``trusted``: the coverage the
+    master painter trusts to show the photo (a crop's edge eroded); ``seen``: the coverage itself;
+    ``skin``: where the sitter's skin tone is measured (H×W weights)."""
+    side = photo_lab.shape[0]
+    person = np.maximum(guides.person.astype(np.float32), blur(head(guides, side), 6 * side / 512))
+    face = 1 - guides.region("background", "hair", "body")
+    keep = np.maximum(trusted * person, np.clip(face * 1.5 - 0.25, 0, 1) * seen)
+    colour = (photo_lab * skin[..., None]).sum((0, 1)) / (skin.sum() + 1e-6)
+    return Sitting(blur(keep, FEATHER * side / 512), colour)
+
+
+def on_plate(lab: np.ndarray, sitter: Sitting, plate: Plate, chroma: float) -> np.ndarray:
+    """The sitter's painting (H×W×3 L*a*b*, re-toned to the photo) on ``plate`` (brought to the
+    frame's size) as uint8 RGB, the plate's neck given the sitter's skin; ``chroma``: how much of
+    the skin's colour is the sitter's (0: lightness only, as for ink)."""
+    side = lab.shape[0]
+    image, neck = plate.image, plate.neck
+    if image.shape[0] != side:
+        image = np.asarray(Image.fromarray(image).resize((side, side), Image.Resampling.BILINEAR))
+        neck = np.asarray(Image.fromarray(neck).resize((side, side), Image.Resampling.BILINEAR))
+    weights = np.array([1.0, chroma, chroma], np.float32)
+    ground = rgb_to_lab(image)
+    ground += (neck.astype(np.float32) / 255)[..., None] * ((sitter.colour - plate.skin) * weights)
+    return lab_to_rgb(ground + sitter.keep[..., None] * (lab - ground))

@@ -1,0 +1,104 @@
+"""The instant portrait on a master's plate, with the real library, MTCNN, FaceMesh and generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from portrait.colour import lab_to_rgb, rgb_to_lab
+from portrait.ground import push_pull
+from portrait.live import LiveSession
+from training import pairs
+from training.metrics import IdentityModel
+
+
+@pytest.fixture(scope="module")
+def masters(painter):
+    from portrait.masters import MasterPainter
+
+    return MasterPainter(painter)
+
+
+@pytest.fixture(scope="module")
+def identity() -> IdentityModel:
+    return IdentityModel()
+
+
+def darkened(image: Image.Image) -> Image.Image:
+    """The photo at a deep skin tone (L* × 0.55, colour × 0.8): what the generator lightened most."""
+    lab = rgb_to_lab(np.asarray(image))
+    lab[..., 0] *= 0.55
+    lab[..., 1:] *= 0.8
+    return Image.fromarray(lab_to_rgb(lab))
+
+
+def test_push_pull_fills_only_the_unknown_from_around_it() -> None:
+    """Known pixels stay as they are; a hole between two flat grounds is filled between their
+    colours, smoothly, with nothing beyond them."""
+    image = np.zeros((64, 64, 3), np.float32)
+    image[:, 32:] = 200
+    known = np.ones((64, 64), bool)
+    known[16:48, 16:48] = False
+    filled = push_pull(image, known)
+    assert np.array_equal(filled[known], image[known])
+    hole = filled[~known]
+    assert hole.min() >= 0 and hole.max() <= 200
+    assert filled[32, 18, 0] < filled[32, 32, 0] < filled[32, 46, 0]
+
+
+def test_no_master_keeps_its_own_sitter_on_its_plate(masters) -> None:
+    """A plate is the master without its sitter: MTCNN finds a face in every portrait of the
+    library's frame, and none on its plate (a head left there put a stranger's hair and caps
+    around every visitor)."""
+    detector = masters.detector
+    faced = [m for m in masters.masters if m.guides is not None]
+    assert len(faced) >= 30
+    for master in faced:
+        assert detector(Image.fromarray(master.frame)), master.file
+        left = [f for f in detector(Image.fromarray(master.plate.image)) if f.score > 0.95]
+        assert not left, master.file
+
+
+@pytest.mark.parametrize("style", ["oil", "watercolor", "ink"])
+def test_the_instant_portrait_keeps_the_sitter_on_the_masters_ground(painter, masters, identity,
+                                                                     astronaut, style: str) -> None:
+    """The astronaut, as she is and at a deep skin tone: the sitter stays herself (dlib distance,
+    redetection) at her own skin tone (within 5 L* of the photo, where the generator alone
+    moves it further), and beyond her the picture is the master's plate, not her photo's room."""
+    for photo in (astronaut, darkened(astronaut)):
+        face = painter.detector(photo)[0]
+        instant = painter.portrait(photo, face, style, masters=masters)
+        judged = pairs.verdict(painter.detector, identity, instant.aligned, instant.painted)
+        assert judged.kept and abs(judged.skin_shift) < 5, (style, judged)
+        _, master = masters.choose(instant.aligned, style, zoom=instant.alignment.zoom)
+        corner = (slice(0, 48), slice(0, 48))  # the photo's sky and flag there
+        plate = master.plate.image[corner].astype(np.float32)
+        # the watercolour's paper finish moves the plate's pixels a little, nothing else does
+        assert np.abs(instant.painted[corner].astype(np.float32) - plate).mean() < 12, style
+
+
+def test_blends_and_crowds_keep_to_the_generator(painter, masters, astronaut) -> None:
+    """A blend is placed on its main style's plate; without the library (still being read) the
+    instant portrait is the generator's alone, exactly."""
+    face = painter.detector(astronaut)[0]
+    alone = painter.portrait(astronaut, face, "oil")
+    assert np.array_equal(alone.painted, painter.paint(alone.aligned, "oil"))
+    blended = painter.portrait(astronaut, face, {"oil": 0.3, "ink": 0.7}, masters=masters)
+    _, ink = masters.choose(blended.aligned, "ink", zoom=blended.alignment.zoom)
+    corner = (slice(0, 48), slice(0, 48))
+    assert np.abs(blended.painted[corner].astype(np.float32) - ink.plate.image[corner]).mean() < 12
+
+
+def test_the_live_mirror_paints_on_one_masters_plate_until_the_style_changes(painter, masters,
+                                                                            astronaut) -> None:
+    """Frames of one visitor keep one master (a ground that changed would flicker); a new style
+    takes its own."""
+    session = LiveSession()
+    frames = [session.step(painter, astronaut, "oil", masters) for _ in range(4)]
+    chosen = session.master
+    assert chosen is not None and chosen.style == "oil"
+    assert all(np.array_equal(frames[0], frame) for frame in frames[1:])
+    assert not np.array_equal(frames[0], session.step(painter, astronaut, "oil"))
+    session.step(painter, astronaut, "ink", masters)
+    assert session.master.style == "ink"
