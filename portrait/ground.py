@@ -15,8 +15,8 @@ below the chin stays, re-toned per visitor to their own skin.
 A portrait is then three steps on the aligned frame:
 
 1. **where the sitter is** (:func:`sitting`): the person the segmenter finds where the photo is
-   seen, a head-sized ellipse about FaceMesh's face (the segmenter misses white hair on a pale
-   wall) and the face itself up to a tight crop's edge, feathered;
+   seen (or, where it missed the sitter, a head-sized ellipse about FaceMesh's face) and the face
+   itself up to a tight crop's edge, feathered;
 2. **the sitter's own likeness and skin tone**, as the master painter restores them (in
    :meth:`portrait.masters.MasterPainter.study`): the photo's mid-frequency shapes and its own
    irises and teeth (not in ink, whose pen lines they would wash out), and the skin, hair, brows
@@ -43,9 +43,12 @@ FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365
 CHIN = 152
 #: The head kept about a face, in half the face oval's width and height, and how far it is raised
 #: (hair grows above the forehead, not below the chin).
-HEAD_WIDTH, HEAD_HEIGHT, HEAD_RAISED = 1.15, 1.3, 0.25
+HEAD_WIDTH, HEAD_HEIGHT, HEAD_RAISED = 1.1, 1.2, 0.2
 #: The regions of a master's head that are taken out of its plate (skin: above the chin only).
 HEAD = ("hair", "brows", "eyes", "irises", "lips", "mouth")
+#: A person mask that covers less of FaceMesh's face than this missed the sitter (white hair on a
+#: pale wall); where it did not, the head ellipse only added a halo of the photo's room.
+MISSED = 0.6
 #: The feather of the sitter's edge, in pixels at 512².
 FEATHER = 8.0
 
@@ -100,7 +103,7 @@ class Sitting:
     """What the instant portrait needs of one sitter in one aligned frame."""
 
     keep: np.ndarray  #: H×W float32 in [0, 1]: where the sitter is painted, not the plate
-    colour: np.ndarray  #: the photo's mean skin L*a*b*, which the plate's neck is given
+    colour: np.ndarray  #: the photo's skin: median L*, mean a*b* (the plate's neck is given it)
 
 
 def head(guides: Guides, side: int) -> np.ndarray:
@@ -119,11 +122,26 @@ def sitting(photo_lab: np.ndarray, guides: Guides, trusted: np.ndarray, seen: np
     master painter trusts to show the photo (a crop's edge eroded); ``seen``: the coverage itself;
     ``skin``: where the sitter's skin tone is measured (H×W weights)."""
     side = photo_lab.shape[0]
-    person = np.maximum(guides.person.astype(np.float32), blur(head(guides, side), 6 * side / 512))
+    person = guides.person.astype(np.float32)
     face = 1 - guides.region("background", "hair", "body")
+    if person[face > 0.5].mean() < MISSED:  # the segmenter missed the sitter: a head about the face
+        person = np.maximum(person, blur(head(guides, side), 6 * side / 512))
     keep = np.maximum(trusted * person, np.clip(face * 1.5 - 0.25, 0, 1) * seen)
     colour = (photo_lab * skin[..., None]).sum((0, 1)) / (skin.sum() + 1e-6)
+    if (skin > 0.5).any():
+        colour[0] = np.median(photo_lab[..., 0][skin > 0.5])
     return Sitting(blur(keep, FEATHER * side / 512), colour)
+
+
+def toned(lab: np.ndarray, skin: np.ndarray, colour: np.ndarray, chroma: float) -> np.ndarray:
+    """The quick re-toning (the live mirror's): ``lab`` moved so that its skin (``skin``: weights)
+    has the median lightness and, by ``chroma``, the mean colour of the photo's (``colour``: its
+    median L* and mean a*b*). The median, not the mean: a painting's dark brush marks pull its mean
+    down, and matching means left the astronaut's cheeks 10 L* too light."""
+    weights = skin / (skin.sum() + 1e-6)
+    own = np.array([np.median(lab[..., 0][skin > 0.5]) if (skin > 0.5).any() else colour[0],
+                    *(lab[..., 1:] * weights[..., None]).sum((0, 1))], np.float32)
+    return lab + (colour - own) * np.array([1.0, chroma, chroma], np.float32)
 
 
 def on_plate(lab: np.ndarray, sitter: Sitting, plate: Plate, chroma: float) -> np.ndarray:
@@ -139,3 +157,27 @@ def on_plate(lab: np.ndarray, sitter: Sitting, plate: Plate, chroma: float) -> n
     ground = rgb_to_lab(image)
     ground += (neck.astype(np.float32) / 255)[..., None] * ((sitter.colour - plate.skin) * weights)
     return lab_to_rgb(ground + sitter.keep[..., None] * (lab - ground))
+
+
+def scaled(image: np.ndarray, side: int) -> np.ndarray:
+    """An H×W(×C) float image resized to ``side``² (area-averaged down, bilinear up)."""
+    x = torch.from_numpy(np.ascontiguousarray(image, np.float32))
+    x = x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]
+    x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False, antialias=True)[0]
+    return (x[0] if image.ndim == 2 else x.permute(1, 2, 0)).numpy()
+
+
+def sharpened(small: np.ndarray, keep: np.ndarray, painted: np.ndarray, plate: np.ndarray) -> np.ndarray:
+    """The instant portrait made small (its guides, corrections and blend cost a quarter at 256²),
+    brought to the side of the generator's ``painted`` frame (uint8): its colours from ``small``,
+    its finest detail (what the small size lost) from ``painted`` where the sitter is (``keep``, at
+    the small size) and from ``plate`` (uint8 at any side) elsewhere."""
+    side, low = painted.shape[0], small.shape[0]
+
+    def detail(image: np.ndarray) -> np.ndarray:
+        image = scaled(image.astype(np.float32), side)
+        return image - scaled(scaled(image, low), side)
+
+    kept = scaled(keep, side)[..., None]
+    out = scaled(small.astype(np.float32), side) + kept * detail(painted) + (1 - kept) * detail(plate)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -57,12 +57,12 @@ class LiveSession:
         painted = painter.paint(aligned, style)
         if masters is None or style not in masters.styles:
             return painted
-        if tracked or self.sitter is None:  # between detections the frame does not move
-            self.sitter = masters.guide_maker(aligned)
-        if self.master is None or self.master.style != style:
-            self.master = masters.choose(aligned, style, zoom=alignment.zoom)[1]
-        return masters.study(aligned, painted, style, self.master, coverage(alignment, frame.size),
-                             self.sitter)
+        same = self.master is not None and self.master.style == style
+        # between detections the frame does not move: its guides still hold
+        study = masters.study(aligned, painted, style, coverage(alignment, frame.size), alignment.zoom,
+                              self.master if same else None, None if tracked else self.sitter, quick=True)
+        self.master, self.sitter = study.master, study.sitter
+        return study.painted
 
     def _track(self, painter: Painter) -> None:
         faces = painter.detector(self.frame)

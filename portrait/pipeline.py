@@ -177,10 +177,9 @@ class Painter:
         main = style if isinstance(style, str) else max(style, key=style.__getitem__, default="")
         if masters is None or main not in masters.styles:
             return Portrait(face, alignment, aligned, self.paint(aligned, style, strength))
-        sitter, master = masters.choose(aligned, main, zoom=alignment.zoom)
-        painted = masters.study(aligned, self.paint(aligned, style), main, master,
-                                coverage(alignment, image.size), sitter)
-        return Portrait(face, alignment, aligned, mixed(aligned, painted, strength))
+        study = masters.study(aligned, self.paint(aligned, style), main, coverage(alignment, image.size),
+                              alignment.zoom)
+        return Portrait(face, alignment, aligned, mixed(aligned, study.painted, strength))
 
     def after_master(self, masters: MasterPainter, image: Image.Image, face: Face, style: str,
                      rank: int = 0, strength: float = 1.0) -> tuple[Portrait, Master]:

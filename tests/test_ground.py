@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from portrait.align import coverage
 from portrait.colour import lab_to_rgb, rgb_to_lab
 from portrait.ground import push_pull
 from portrait.live import LiveSession
@@ -71,9 +72,11 @@ def test_the_instant_portrait_keeps_the_sitter_on_the_masters_ground(painter, ma
         instant = painter.portrait(photo, face, style, masters=masters)
         judged = pairs.verdict(painter.detector, identity, instant.aligned, instant.painted)
         assert judged.kept and abs(judged.skin_shift) < 5, (style, judged)
-        _, master = masters.choose(instant.aligned, style, zoom=instant.alignment.zoom)
+        study = masters.study(instant.aligned, painter.paint(instant.aligned, style), style,
+                              coverage(instant.alignment, photo.size), instant.alignment.zoom)
+        assert np.array_equal(study.painted, instant.painted) and study.master.style == style
         corner = (slice(0, 48), slice(0, 48))  # the photo's sky and flag there
-        plate = master.plate.image[corner].astype(np.float32)
+        plate = study.master.plate.image[corner].astype(np.float32)
         # the watercolour's paper finish moves the plate's pixels a little, nothing else does
         assert np.abs(instant.painted[corner].astype(np.float32) - plate).mean() < 12, style
 
@@ -85,7 +88,7 @@ def test_blends_and_crowds_keep_to_the_generator(painter, masters, astronaut) ->
     alone = painter.portrait(astronaut, face, "oil")
     assert np.array_equal(alone.painted, painter.paint(alone.aligned, "oil"))
     blended = painter.portrait(astronaut, face, {"oil": 0.3, "ink": 0.7}, masters=masters)
-    _, ink = masters.choose(blended.aligned, "ink", zoom=blended.alignment.zoom)
+    ink = masters.study(blended.aligned, blended.aligned, "ink", zoom=blended.alignment.zoom).master
     corner = (slice(0, 48), slice(0, 48))
     assert np.abs(blended.painted[corner].astype(np.float32) - ink.plate.image[corner]).mean() < 12
 
