@@ -49,16 +49,19 @@ HEAD = ("hair", "brows", "eyes", "irises", "lips", "mouth")
 #: A person mask that covers less of FaceMesh's face than this missed the sitter (white hair on a
 #: pale wall); where it did not, the head ellipse only added a halo of the photo's room.
 MISSED = 0.6
+#: How much steeper the sitter's edge is made than the segmenter's.
+EDGE = 3.0
 #: The feather of the sitter's edge, in pixels at 512².
-FEATHER = 8.0
+FEATHER = 6.0
 
 
 @dataclass(frozen=True)
 class Plate:
     """A master's painting without its sitter's head, and the neck kept to be re-toned."""
 
-    image: np.ndarray  #: SIZE²×3 uint8
-    neck: np.ndarray  #: SIZE² uint8 (0–255): the master's skin below the chin
+    image: np.ndarray  #: side²×3 uint8 (the instant portrait's own size: 53 of them are 10 MB)
+    neck: np.ndarray  #: side² uint8 (0–255): the master's skin below the chin
+    filled: np.ndarray  #: side² uint8 (0–255): where the head was taken out (no brushwork there)
     skin: np.ndarray  #: the mean L*a*b* of the master's skin, as the neck is re-toned from it
 
 
@@ -80,22 +83,32 @@ def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     return x[0].permute(1, 2, 0).numpy()
 
 
-def make_plate(frame: np.ndarray, inside: np.ndarray, guides: Guides | None, skin: np.ndarray) -> Plate:
-    """The plate of a master in the bust frame; ``skin``: its mean skin L*a*b*. A medium exemplar
-    (no guides: washes, a hatched ground) is all ground: its plate is the frame."""
-    side = frame.shape[0]
+def make_plate(frame: np.ndarray, inside: np.ndarray, guides: Guides | None, skin: np.ndarray,
+               side: int) -> Plate:
+    """The plate of a master in the bust frame, at ``side``²; ``skin``: its mean skin L*a*b*. A
+    medium exemplar (no guides: washes, a hatched ground) is all ground: its plate is the frame."""
+    full = frame.shape[0]
     if guides is None:
-        return Plate(frame, np.zeros((side, side), np.uint8), skin)
-    rows = np.arange(side, dtype=np.float32)[:, None]
-    below_chin = np.clip((rows - guides.mesh[CHIN, 1]) / (12 * side / 512), 0, 1)
+        nothing = np.zeros((side, side), np.uint8)
+        return Plate(_small(frame, side), nothing, nothing, skin)
+    rows = np.arange(full, dtype=np.float32)[:, None]
+    below_chin = np.clip((rows - guides.mesh[CHIN, 1]) / (12 * full / 512), 0, 1)
     skin_mask = guides.region("skin")
     head = guides.region(*HEAD) + skin_mask * (1 - below_chin)
     # the head's soft edge and a few pixels of halo go too; beyond the canvas (fill) is unknown
-    hole = (blur((head > 0.3).astype(np.float32), 6 * side / 512) > 0.05) | ~inside
+    hole = (blur((head > 0.3).astype(np.float32), 6 * full / 512) > 0.05) | ~inside
     filled = push_pull(frame.astype(np.float32), ~hole)
     image = np.where(hole[..., None], np.clip(np.rint(filled), 0, 255), frame).astype(np.uint8)
-    neck = np.rint(blur(skin_mask * below_chin, 2 * side / 512) * 255).astype(np.uint8)
-    return Plate(image, neck, skin)
+    neck = blur(skin_mask * below_chin, 2 * full / 512)
+    return Plate(_small(image, side), _small(_byte(neck), side), _small(_byte(hole), side), skin)
+
+
+def _byte(mask: np.ndarray) -> np.ndarray:
+    return np.rint(np.clip(mask, 0, 1) * 255).astype(np.uint8)
+
+
+def _small(image: np.ndarray, side: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(image).resize((side, side), Image.Resampling.BILINEAR))
 
 
 @dataclass(frozen=True)
@@ -126,11 +139,20 @@ def sitting(photo_lab: np.ndarray, guides: Guides, trusted: np.ndarray, seen: np
     face = 1 - guides.region("background", "hair", "body")
     if person[face > 0.5].mean() < MISSED:  # the segmenter missed the sitter: a head about the face
         person = np.maximum(person, blur(head(guides, side), 6 * side / 512))
+    # the outer half of the segmenter's soft edge is mostly the photo's room: painted, it glowed
+    # around the head on a master's dark ground (judged blind: "a glow halo")
+    person = np.clip((person - 0.5) * EDGE + 0.5, 0, 1)
     keep = np.maximum(trusted * person, np.clip(face * 1.5 - 0.25, 0, 1) * seen)
+    return Sitting(blur(keep, FEATHER * side / 512), _colour(photo_lab, skin))
+
+
+def _colour(photo_lab: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """The photo's skin colour: the median L* (a painting's dark marks pull a mean down) and the
+    mean a*b* under the ``skin`` weights."""
     colour = (photo_lab * skin[..., None]).sum((0, 1)) / (skin.sum() + 1e-6)
     if (skin > 0.5).any():
         colour[0] = np.median(photo_lab[..., 0][skin > 0.5])
-    return Sitting(blur(keep, FEATHER * side / 512), colour)
+    return colour
 
 
 def toned(lab: np.ndarray, skin: np.ndarray, colour: np.ndarray, chroma: float) -> np.ndarray:
@@ -151,8 +173,7 @@ def on_plate(lab: np.ndarray, sitter: Sitting, plate: Plate, chroma: float) -> n
     side = lab.shape[0]
     image, neck = plate.image, plate.neck
     if image.shape[0] != side:
-        image = np.asarray(Image.fromarray(image).resize((side, side), Image.Resampling.BILINEAR))
-        neck = np.asarray(Image.fromarray(neck).resize((side, side), Image.Resampling.BILINEAR))
+        image, neck = _small(image, side), _small(neck, side)
     weights = np.array([1.0, chroma, chroma], np.float32)
     ground = rgb_to_lab(image)
     ground += (neck.astype(np.float32) / 255)[..., None] * ((sitter.colour - plate.skin) * weights)
@@ -167,11 +188,13 @@ def scaled(image: np.ndarray, side: int) -> np.ndarray:
     return (x[0] if image.ndim == 2 else x.permute(1, 2, 0)).numpy()
 
 
-def sharpened(small: np.ndarray, keep: np.ndarray, painted: np.ndarray, plate: np.ndarray) -> np.ndarray:
+def sharpened(small: np.ndarray, keep: np.ndarray, painted: np.ndarray, frame: np.ndarray,
+              filled: np.ndarray) -> np.ndarray:
     """The instant portrait made small (its guides, corrections and blend cost a quarter at 256²),
     brought to the side of the generator's ``painted`` frame (uint8): its colours from ``small``,
     its finest detail (what the small size lost) from ``painted`` where the sitter is (``keep``, at
-    the small size) and from ``plate`` (uint8 at any side) elsewhere."""
+    the small size) and elsewhere from the master's ``frame`` (uint8, any side) but where its plate
+    was ``filled`` (uint8, small)."""
     side, low = painted.shape[0], small.shape[0]
 
     def detail(image: np.ndarray) -> np.ndarray:
@@ -179,5 +202,6 @@ def sharpened(small: np.ndarray, keep: np.ndarray, painted: np.ndarray, plate: n
         return image - scaled(scaled(image, low), side)
 
     kept = scaled(keep, side)[..., None]
-    out = scaled(small.astype(np.float32), side) + kept * detail(painted) + (1 - kept) * detail(plate)
+    brushwork = (1 - kept) * (1 - scaled(filled.astype(np.float32) / 255, side)[..., None])
+    out = scaled(small.astype(np.float32), side) + kept * detail(painted) + brushwork * detail(frame)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

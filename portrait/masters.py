@@ -96,6 +96,11 @@ KEPT_FROM_LIFE = ("irises", "mouth")
 #: spared (a grain over them too lost the likeness 20 of 20 times head to head). Blind against
 #: the generator on unseen faces, watercolour after a master won 2 of 24 painting votes before
 #: the finish ("a photographic face pasted onto a miniature") and 56 of 56 with it.
+#: The styles whose instant portrait is on a master's plate (:meth:`MasterPainter.study`): those
+#: where, judged blind against the generator alone, it won as a painting and kept the likeness.
+#: Ink lost both (12 of 28 votes as a drawing, 3 of 28 for the likeness): the generator's pen
+#: lines on a photo's room read as more drawn than on a master's paper.
+PLATED = ("oil", "watercolor")
 #: The side the instant portrait is made at: FaceMesh and the segmenter read no more, and its
 #: guides, corrections and blend cost a quarter of 512²'s; the generator's finest detail is kept.
 STUDY = 256
@@ -181,7 +186,7 @@ def prepare(row: dict[str, str], folder: Path, detector: FaceDetector, guide_mak
     skin = np.full(3, np.nan, np.float32) if guides is None else _skin_colour(rgb_to_lab(frame), guides)
     return Master(row["file"], row["style"], row["kind"], row["artist"], row["title"], row["date"],
                   row["medium"], row["sex"], row["age"], pixels, frame, inside, guides,
-                  make_plate(frame, inside, guides, skin), float(skin[0]))
+                  make_plate(frame, inside, guides, skin, STUDY), float(skin[0]))
 
 
 def mismatch(master: Master, who: Sitter | None) -> float:
@@ -320,6 +325,7 @@ class MasterPainter:
             except (OSError, ValueError) as error:  # one unreadable master must not stop the app
                 log.warning("master skipped: %s", error)
         self.styles = [s for s in ("oil", "watercolor", "ink") if any(m.style == s for m in self.masters)]
+        self.plated = [s for s in self.styles if s in PLATED]
         self.seed = seed
         self.schedule = schedule or Schedule()
 
@@ -411,7 +417,7 @@ class MasterPainter:
                 lab = _kept_from_life(lab, photo_lab, sitter, seen, style)
         portrait = on_plate(lab, here, master.plate, CHROMA[style])
         if side != STUDY:
-            portrait = sharpened(portrait, here.keep, painted, master.plate.image)
+            portrait = sharpened(portrait, here.keep, painted, master.frame, master.plate.filled)
         return Study(_finished(portrait, sitter, style), master, sitter)
 
     def _synthesize(self, photo_lab: np.ndarray, sitter: Guides | None, seen: np.ndarray,

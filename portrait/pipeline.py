@@ -175,7 +175,7 @@ class Painter:
         of the master it would be painted after first (the instant portrait: :mod:`portrait.ground`)."""
         aligned, alignment = align_face(image, face.landmarks, self.size)
         main = style if isinstance(style, str) else max(style, key=style.__getitem__, default="")
-        if masters is None or main not in masters.styles:
+        if masters is None or main not in masters.plated:
             return Portrait(face, alignment, aligned, self.paint(aligned, style, strength))
         study = masters.study(aligned, self.paint(aligned, style), main, coverage(alignment, image.size),
                               alignment.zoom)
