@@ -15,6 +15,8 @@ one) evaluates only the faces it lists and reports skin tone per group: whether 
 or darkens some sitters more than others. ``--painter masters`` scores the painter after real
 masters (``portrait.masters``) instead; its contact sheet shows, per style, today's generator,
 the master painter and the master it painted after, and ``credits.json`` names those masters.
+``--painter instant`` scores the studio's instant portrait (the generator's sitter on a master's
+plate, :mod:`portrait.ground`) the same way.
 ``skin.tsv`` keeps every face's photo and portrait L* and ITA° behind the groups' medians.
 """
 
@@ -103,6 +105,27 @@ def master_painter(painter: Painter) -> tuple[list[str], PaintFn]:
     return masters.styles, paint
 
 
+def instant_painter(painter: Painter) -> tuple[list[str], PaintFn]:
+    """The studio's instant portrait once the library is ready: the generator's sitter on a
+    master's plate where a style is :data:`portrait.masters.PLATED`, the generator alone elsewhere;
+    the sheet shows the generator alone beside it and the master whose plate it is on."""
+    from portrait.masters import MasterPainter
+
+    masters = MasterPainter(painter, seed=0)
+
+    def paint(aligned: np.ndarray, style: str, seen: np.ndarray, zoom: float) -> Painted:
+        alone = painter.paint(aligned, style)
+        if style not in masters.plated:
+            return Painted(alone, [alone, alone, np.full_like(alone, 255)])  # no master for it
+        study = masters.study(aligned, alone, style, seen, zoom)
+        return Painted(study.painted, [alone, study.painted, study.master.image], study.master.credit)
+
+    return painter.styles, paint
+
+
+PAINTERS = {"generator": generator_painter, "masters": master_painter, "instant": instant_painter}
+
+
 def held_out_paintings(folder: Path, style: str, everything: bool) -> list[np.ndarray]:
     rows = [r for r in data.manifest(folder) if r["style"] == style and data.usable_painting(r)
             and (everything or data.held_out(r["source"]))]
@@ -170,8 +193,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                    help="the painter's precision (the app picks the faster on each CPU)")
     p.add_argument("--rows", type=int, default=8, help="faces on the contact sheet")
-    p.add_argument("--painter", choices=("generator", "masters"), default="generator",
-                   help="what to score: today's generator, or the painter after real masters")
+    p.add_argument("--painter", choices=tuple(PAINTERS), default="generator",
+                   help="what to score: today's generator, the painter after real masters, or the "
+                        "instant portrait (the generator on a master's plate)")
     p.add_argument("--groups", type=Path,
                    help="TSV file<TAB>group: evaluate only these faces, skin tone per group")
     p.add_argument("--no-identity", action="store_true", help="skip dlib (not installed)")
@@ -183,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(0)
     torch.manual_seed(0)  # the judges' classifiers start from the same weights on every run
     painter = Painter(args.weights, size=args.size, threads=2, bf16=args.precision == "bf16")
-    styles, paint = (generator_painter if args.painter == "generator" else master_painter)(painter)
+    styles, paint = PAINTERS[args.painter](painter)
     groups = read_groups(args.groups) if args.groups else None
     identity = None if args.no_identity else metrics.IdentityModel()
     scores: dict[str, dict[str, list[float]]] = {s: {} for s in styles}
