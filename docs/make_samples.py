@@ -2,8 +2,9 @@
 
 Why this script exists: the product is pictures, so the README opens with one, and that picture
 must show what the app paints *today*. It is made by the app's own code — ``portrait.pipeline.
-Painter`` (the instant generator) and ``portrait.masters.MasterPainter`` (the painter after a
-master, with the library in ``weights/masters/``) — from a photo that ships inside an installed
+Painter`` (the instant portrait, in oil and watercolor on a master's plate as the studio shows
+it) and ``portrait.masters.MasterPainter`` (the painter after a master, with the library in
+``weights/masters/``) — from a photo that ships inside an installed
 package: ``skimage.data.astronaut()``, NASA's portrait of Eileen Collins, in the public domain.
 No face photo is committed to this repository; only the paintings made from that one are.
 Run it again whenever the weights, the painters or the library change, and commit the images.
@@ -81,7 +82,7 @@ def paint_all() -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, tuple[np.n
     seen = coverage(alignment, photo.size)  # the frame pixels that show the photo, as the app passes
     instant, after = {}, {}
     for style in painter.styles:
-        instant[style] = painter.paint(framed, style)
+        instant[style] = painter.portrait(photo, face, style, masters=masters).painted  # the studio's
         start = time.perf_counter()
         painting = masters.paint(framed, style, seen=seen, zoom=alignment.zoom)
         print(f"{style}: after {painting.master.artist} ({time.perf_counter() - start:.1f} s)")
