@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: the app's package is one folder up
 
 from portrait.align import align_face, coverage  # noqa: E402
-from portrait.masters import Master, MasterPainter, thumbnail  # noqa: E402
+from portrait.masters import PLATED, Master, MasterPainter, thumbnail  # noqa: E402
 from portrait.pipeline import Painter  # noqa: E402
 
 OUT = ROOT / "docs"
@@ -68,6 +68,11 @@ def wrap(draw: ImageDraw.ImageDraw, text: str, face: ImageFont.ImageFont, width:
         else:
             lines.append(word)
     return lines
+
+
+#: The instant portrait's caption: the generator alone, or on the master's plate (as the studio).
+INSTANT = {False: "the fast generator, a fraction of a second",
+           True: "the fast generator on the master's ground"}
 
 
 def paint_all() -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, tuple[np.ndarray, Master]]]:
@@ -135,7 +140,7 @@ def strip(framed: np.ndarray, instant: dict[str, np.ndarray],
                 place(framed, 0, 0))
     for column, style in enumerate(styles, 1):
         sheet.paste(label_band([(f"Instant {style}", title, INK),
-                                ("the fast generator, a fraction of a second", small, MUTED)]),
+                                (INSTANT[style in PLATED], small, MUTED)]),
                     place(instant[style], column, 0))
         sheet.paste(museum_label(style, after[style][1], title, small), place(after[style][0], column, 1))
     text = ("Below: the same photo painted after a master, with patches of one public-domain "
