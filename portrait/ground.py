@@ -113,10 +113,13 @@ def _small(image: np.ndarray, side: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Sitting:
-    """What the instant portrait needs of one sitter in one aligned frame."""
+    """What the instant portrait needs of one sitter in one aligned frame (the live mirror keeps
+    it from one detection to the next: the frame does not move in between)."""
 
+    guides: Guides  #: the frame's own
     keep: np.ndarray  #: H×W float32 in [0, 1]: where the sitter is painted, not the plate
-    colour: np.ndarray  #: the photo's skin: median L*, mean a*b* (the plate's neck is given it)
+    skin: np.ndarray  #: H×W float32: where skin tone is measured
+    colour: np.ndarray  #: the photo's skin there: median L*, mean a*b* (the plate's neck is given it)
 
 
 def head(guides: Guides, side: int) -> np.ndarray:
@@ -143,7 +146,7 @@ def sitting(photo_lab: np.ndarray, guides: Guides, trusted: np.ndarray, seen: np
     # around the head on a master's dark ground (judged blind: "a glow halo")
     person = np.clip((person - 0.5) * EDGE + 0.5, 0, 1)
     keep = np.maximum(trusted * person, np.clip(face * 1.5 - 0.25, 0, 1) * seen)
-    return Sitting(blur(keep, FEATHER * side / 512), _colour(photo_lab, skin))
+    return Sitting(guides, blur(keep, FEATHER * side / 512), skin, _colour(photo_lab, skin))
 
 
 def _colour(photo_lab: np.ndarray, skin: np.ndarray) -> np.ndarray:

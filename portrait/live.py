@@ -22,7 +22,7 @@ from portrait.detect import nearest_face
 from portrait.pipeline import Painter
 
 if TYPE_CHECKING:
-    from portrait.guides import Guides
+    from portrait.ground import Sitting
     from portrait.masters import Master, MasterPainter
 
 
@@ -38,7 +38,7 @@ class LiveSession:
     count: int = 0
     misses: int = 0
     master: Master | None = None  #: whose plate the mirror paints on (one of the library's)
-    sitter: Guides | None = None  #: FaceMesh's guides at the last detection
+    sitter: Sitting | None = None  #: where the sitter was at the last detection
 
     def step(self, painter: Painter, frame: Image.Image, style: str | Mapping[str, float],
              masters: MasterPainter | None = None) -> np.ndarray | None:

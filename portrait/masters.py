@@ -44,7 +44,7 @@ from PIL import Image
 from portrait.align import alignment_for, closer, coverage, warp
 from portrait.colour import blur, kuwahara, lab_to_rgb, rgb_to_lab
 from portrait.detect import FaceDetector
-from portrait.ground import Plate, make_plate, on_plate, scaled, sharpened, sitting, toned
+from portrait.ground import Plate, Sitting, make_plate, on_plate, scaled, sharpened, sitting, toned
 from portrait.guides import CODES, CONTROL_POINTS, REGIONS, GuideMaker, Guides, thin_plate
 from portrait.sitter import AGE_GROUPS, SEXES, Sitter, SitterModel
 from portrait.synthesis import Schedule, synthesize
@@ -151,12 +151,12 @@ class Painting:
 
 @dataclass(frozen=True)
 class Study:
-    """An instant portrait, the master whose plate it is on, and the guides it was made with
-    (at :data:`STUDY`²; None when FaceMesh found no face)."""
+    """An instant portrait, the master whose plate it is on, and where the sitter was found (at
+    :data:`STUDY`²; None when FaceMesh found no face)."""
 
     painted: np.ndarray
     master: Master
-    sitter: Guides | None
+    sitter: Sitting | None
 
 
 def read_manifest(folder: Path) -> list[dict[str, str]]:
@@ -387,43 +387,46 @@ class MasterPainter:
         return Painting(painted if side == SIZE else _resized(painted, side), master)
 
     def study(self, aligned: np.ndarray, painted: np.ndarray, style: str, seen: np.ndarray | None = None,
-              zoom: float = 1.0, master: Master | None = None, sitter: Guides | None = None,
+              zoom: float = 1.0, master: Master | None = None, sitter: Sitting | None = None,
               quick: bool = False) -> Study:
         """The instant portrait (:mod:`portrait.ground`): the generator's ``painted`` version of an
         aligned frame (any side) with the photo's shapes and skin tone, on the plate of ``master``
         (None: the one :meth:`paint` would paint after first). Made at :data:`STUDY`² and brought
-        to the frame's side; ``sitter``: the guides of the frame at that size, if already made.
+        to the frame's side; ``sitter``: where the sitter is in this frame, if already known.
         ``quick`` (the live mirror, whose frames have 60 ms): only the skin's tone is moved to the
         photo's (:func:`portrait.ground.toned`), neither its shapes nor each region's tones, and
         the face is not looked for again.
         Without a face for FaceMesh, ``painted`` as it is."""
         side = aligned.shape[0]
         small = aligned if side == STUDY else _resized(aligned, STUDY)
-        photo_lab = rgb_to_lab(small)
-        sitter = sitter or self.guide_maker(small)
+        # the mirror between detections: where the sitter is, and the skin's colour, still hold
+        known = sitter is not None and master is not None and quick
+        photo_lab = None if known else rgb_to_lab(small)
+        guides = sitter.guides if sitter is not None else self.guide_maker(small)
         if master is None:
             who = self.who(aligned if side == SIZE else _resized(aligned, SIZE), zoom)
-            master = self.ranked(sitter, photo_lab, style, who, zoom)[0]
-        if sitter is None:
+            master = self.ranked(guides, photo_lab, style, who, zoom)[0]
+        if guides is None:
             return Study(painted, master, None)
         seen = np.ones((STUDY, STUDY), np.float32) if seen is None else (
             _resized(seen.astype(np.uint8) * 255, STUDY) > 127).astype(np.float32)
+        if sitter is None:
+            skin = guides.region("skin") * _face_rows(guides)
+            sitter = sitting(photo_lab, guides, _trusted(seen, None), seen, skin)
         lab = rgb_to_lab(painted if side == STUDY else _resized(painted, STUDY))
-        skin = sitter.region("skin") * _face_rows(sitter)
-        here = sitting(photo_lab, sitter, _trusted(seen, None), seen, skin)
         if quick:
-            lab = toned(lab, skin, here.colour, CHROMA[style])
+            lab = toned(lab, sitter.skin, sitter.colour, CHROMA[style])
         else:
             if style not in REDRAWN:  # the photo's shapes, for the likeness; ink keeps its pen lines
-                shapes = _structure(lab[..., 0], photo_lab[..., 0], sitter, seen, style)
+                shapes = _structure(lab[..., 0], photo_lab[..., 0], guides, seen, style)
                 lab[..., 0] += STUDY_STRUCTURE * shapes
-            lab = retone(lab, sitter, sitter, photo_lab, style)
+            lab = retone(lab, guides, guides, photo_lab, style)
             if style not in REDRAWN:
-                lab = _kept_from_life(lab, photo_lab, sitter, seen, style)
-        portrait = on_plate(lab, here, master.plate, CHROMA[style])
+                lab = _kept_from_life(lab, photo_lab, guides, seen, style)
+        portrait = on_plate(lab, sitter, master.plate, CHROMA[style])
         if side != STUDY:
-            portrait = sharpened(portrait, here.keep, painted, master.frame, master.plate.filled)
-        portrait = _finished(portrait, sitter, style)
+            portrait = sharpened(portrait, sitter.keep, painted, master.frame, master.plate.filled)
+        portrait = _finished(portrait, guides, style)
         if not quick and seen.mean() < CROPPED and not self.detector(Image.fromarray(portrait)):
             # a tight crop's face, a rectangle on a miniature's blue oval, lost MTCNN (2 of 48
             # held-out faces): the generator's portrait alone then, as a lost redraw is not kept
