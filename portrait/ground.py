@@ -18,10 +18,14 @@ A portrait is then three steps on the aligned frame:
    seen (or, where it missed the sitter, a head-sized ellipse about FaceMesh's face) and the face
    itself up to a tight crop's edge, feathered;
 2. **the sitter's own likeness and skin tone**, as the master painter restores them (in
-   :meth:`portrait.masters.MasterPainter.study`): the photo's mid-frequency shapes and its own
+   :meth:`portrait.masters.MasterPainter.study`): half the photo's mid-frequency shapes, its own
    irises and teeth (not in ink, whose pen lines they would wash out), and the skin, hair, brows
    and lips re-toned to the photo's: the generator alone lightened the darkest sitters most;
 3. **on the plate**: the painting where the sitter is, the plate elsewhere.
+
+All three are made at 256² and brought to 512² with the generator's finest detail
+(:func:`sharpened`). Only the styles in :data:`portrait.masters.PLATED` are painted so: those that
+won blind against the generator alone, both as a painting and as a likeness.
 """
 
 from __future__ import annotations
