@@ -30,6 +30,7 @@ won blind against the generator alone, both as a painting and as a likeness.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,9 @@ class Plate:
     neck: np.ndarray  #: side² uint8 (0–255): the master's skin below the chin
     filled: np.ndarray  #: side² uint8 (0–255): where the head was taken out (no brushwork there)
     skin: np.ndarray  #: the mean L*a*b* of the master's skin, as the neck is re-toned from it
+    #: the plate at the frame's full size where its finest detail is not the frame's own: painted
+    #: over by the generator (its brushwork everywhere); None: the frame's, but where filled
+    fine: np.ndarray | None = None
 
 
 def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -88,9 +92,10 @@ def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
 
 
 def make_plate(frame: np.ndarray, inside: np.ndarray, guides: Guides | None, skin: np.ndarray,
-               side: int) -> Plate:
-    """The plate of a master in the bust frame, at ``side``²; ``skin``: its mean skin L*a*b*. A
-    medium exemplar (no guides: washes, a hatched ground) is all ground: its plate is the frame."""
+               side: int, paint: Callable[[np.ndarray], np.ndarray] | None = None) -> Plate:
+    """The plate of a master in the bust frame, at ``side``²; ``skin``: its mean skin L*a*b*;
+    ``paint``: what paints it over, at full size (the generator in the plate's style). A medium
+    exemplar (no guides: washes, a hatched ground) is all ground: its plate is the frame."""
     full = frame.shape[0]
     if guides is None:
         nothing = np.zeros((side, side), np.uint8)
@@ -103,8 +108,10 @@ def make_plate(frame: np.ndarray, inside: np.ndarray, guides: Guides | None, ski
     hole = (blur((head > 0.3).astype(np.float32), 6 * full / 512) > 0.05) | ~inside
     filled = push_pull(frame.astype(np.float32), ~hole)
     image = np.where(hole[..., None], np.clip(np.rint(filled), 0, 255), frame).astype(np.uint8)
-    neck = blur(skin_mask * below_chin, 2 * full / 512)
-    return Plate(_small(image, side), _small(_byte(neck), side), _small(_byte(hole), side), skin)
+    neck = _small(_byte(blur(skin_mask * below_chin, 2 * full / 512)), side)
+    fine = None if paint is None else paint(image)
+    image = image if fine is None else fine
+    return Plate(_small(image, side), neck, _small(_byte(hole), side), skin, fine)
 
 
 def _byte(mask: np.ndarray) -> np.ndarray:
@@ -195,13 +202,13 @@ def scaled(image: np.ndarray, side: int) -> np.ndarray:
     return (x[0] if image.ndim == 2 else x.permute(1, 2, 0)).numpy()
 
 
-def sharpened(small: np.ndarray, keep: np.ndarray, painted: np.ndarray, frame: np.ndarray,
-              filled: np.ndarray) -> np.ndarray:
+def sharpened(small: np.ndarray, keep: np.ndarray, painted: np.ndarray, plate: Plate,
+              frame: np.ndarray) -> np.ndarray:
     """The instant portrait made small (its guides, corrections and blend cost a quarter at 256²),
     brought to the side of the generator's ``painted`` frame (uint8): its colours from ``small``,
     its finest detail (what the small size lost) from ``painted`` where the sitter is (``keep``, at
-    the small size) and elsewhere from the master's ``frame`` (uint8, any side) but where its plate
-    was ``filled`` (uint8, small)."""
+    the small size) and elsewhere from the plate's own full size, or else from the master's
+    ``frame`` (uint8, any side) but where its plate was filled."""
     side, low = painted.shape[0], small.shape[0]
 
     def detail(image: np.ndarray) -> np.ndarray:
@@ -209,6 +216,10 @@ def sharpened(small: np.ndarray, keep: np.ndarray, painted: np.ndarray, frame: n
         return image - scaled(scaled(image, low), side)
 
     kept = scaled(keep, side)[..., None]
-    brushwork = (1 - kept) * (1 - scaled(filled.astype(np.float32) / 255, side)[..., None])
-    out = scaled(small.astype(np.float32), side) + kept * detail(painted) + brushwork * detail(frame)
+    if plate.fine is not None:
+        ground = (1 - kept) * detail(plate.fine)
+    else:
+        filled = scaled(plate.filled.astype(np.float32) / 255, side)[..., None]
+        ground = (1 - kept) * (1 - filled) * detail(frame)
+    out = scaled(small.astype(np.float32), side) + kept * detail(painted) + ground
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
