@@ -99,9 +99,9 @@ KEPT_FROM_LIFE = ("irises", "mouth")
 #: the finish ("a photographic face pasted onto a miniature") and 56 of 56 with it.
 #: The styles whose instant portrait is on a master's plate (:meth:`MasterPainter.study`): those
 #: where, judged blind against the generator alone on unseen faces, it won both as a painting and
-#: as a likeness (watercolor 58 of 60 votes and 41 of 60; oil 34 of 60 and 41 of 60, its masters'
-#: dark, smooth grounds against the generator's brushed room). Ink lost both (12 of 28 votes as a
-#: drawing, 3 of 28 for the likeness): its pen lines read as more drawn on the photo's room.
+#: as a likeness (watercolor 58 of 60 votes and 41 of 60; oil, its plates painted over, 40 of 40
+#: and 33 of 40). Ink lost both (12 of 28 votes as a drawing, 3 of 28 for the likeness): its pen
+#: lines read as more drawn on the photo's room.
 PLATED = ("oil", "watercolor")
 #: The styles whose plates the generator paints over once, when the library is read, so that the
 #: sitter and the ground share one brushwork: an oil master's smooth, dark ground beside the
