@@ -196,6 +196,8 @@ def on_plate(lab: np.ndarray, sitter: Sitting, plate: Plate, chroma: float) -> n
 
 def scaled(image: np.ndarray, side: int) -> np.ndarray:
     """An H×W(×C) float image resized to ``side``² (area-averaged down, bilinear up)."""
+    if image.shape[0] == side:
+        return image
     x = torch.from_numpy(np.ascontiguousarray(image, np.float32))
     x = x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]
     x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False, antialias=True)[0]
