@@ -64,12 +64,13 @@ FEATHER = 6.0
 class Plate:
     """A master's painting without its sitter's head, and the neck kept to be re-toned."""
 
-    image: np.ndarray  #: side²×3 uint8 (the instant portrait's own size: 53 of them are 10 MB)
+    image: np.ndarray  #: side²×3 uint8, the instant portrait's own size (38 plates: 7 MB)
     neck: np.ndarray  #: side² uint8 (0–255): the master's skin below the chin
     filled: np.ndarray  #: side² uint8 (0–255): where the head was taken out (no brushwork there)
-    skin: np.ndarray  #: the mean L*a*b* of the master's skin, as the neck is re-toned from it
+    skin: np.ndarray  #: the master's skin colour (median L*, mean a*b*), the neck re-toned from it
     #: the plate at the frame's full size where its finest detail is not the frame's own: painted
-    #: over by the generator (its brushwork everywhere); None: the frame's, but where filled
+    #: over by the generator (its brushwork everywhere; 22 oil plates: 17 MB); None: the frame's,
+    #: but where filled
     fine: np.ndarray | None = None
 
 
@@ -91,15 +92,16 @@ def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     return x[0].permute(1, 2, 0).numpy()
 
 
-def make_plate(frame: np.ndarray, inside: np.ndarray, guides: Guides | None, skin: np.ndarray,
+def make_plate(frame: np.ndarray, inside: np.ndarray, guides: Guides | None, skin: np.ndarray | None,
                side: int, paint: Callable[[np.ndarray], np.ndarray] | None = None) -> Plate:
-    """The plate of a master in the bust frame, at ``side``²; ``skin``: its mean skin L*a*b*;
+    """The plate of a master in the bust frame, at ``side``²; ``skin``: where its skin tone is
+    measured (H×W weights: the neck is re-toned from the same measure as the sitter's skin);
     ``paint``: what paints it over, at full size (the generator in the plate's style). A medium
     exemplar (no guides: washes, a hatched ground) is all ground: its plate is the frame."""
     full = frame.shape[0]
     if guides is None:
         nothing = np.zeros((side, side), np.uint8)
-        return Plate(_small(frame, side), nothing, nothing, skin)
+        return Plate(_small(frame, side), nothing, nothing, np.zeros(3, np.float32))
     rows = np.arange(full, dtype=np.float32)[:, None]
     below_chin = np.clip((rows - guides.mesh[CHIN, 1]) / (12 * full / 512), 0, 1)
     skin_mask = guides.region("skin")
@@ -111,7 +113,7 @@ def make_plate(frame: np.ndarray, inside: np.ndarray, guides: Guides | None, ski
     neck = _small(_byte(blur(skin_mask * below_chin, 2 * full / 512)), side)
     fine = None if paint is None else paint(image)
     image = image if fine is None else fine
-    return Plate(_small(image, side), neck, _small(_byte(hole), side), skin, fine)
+    return Plate(_small(image, side), neck, _small(_byte(hole), side), _colour(rgb_to_lab(frame), skin), fine)
 
 
 def _byte(mask: np.ndarray) -> np.ndarray:
@@ -151,7 +153,7 @@ def sitting(photo_lab: np.ndarray, guides: Guides, trusted: np.ndarray, seen: np
     side = photo_lab.shape[0]
     person = guides.person.astype(np.float32)
     face = 1 - guides.region("background", "hair", "body")
-    if person[face > 0.5].mean() < MISSED:  # the segmenter missed the sitter: a head about the face
+    if (face > 0.5).any() and person[face > 0.5].mean() < MISSED:  # missed: a head about the face
         person = np.maximum(person, blur(head(guides, side), 6 * side / 512))
     # the outer half of the segmenter's soft edge is mostly the photo's room: painted, it glowed
     # around the head on a master's dark ground (judged blind: "a glow halo")
@@ -181,16 +183,12 @@ def toned(lab: np.ndarray, skin: np.ndarray, colour: np.ndarray, chroma: float) 
 
 
 def on_plate(lab: np.ndarray, sitter: Sitting, plate: Plate, chroma: float) -> np.ndarray:
-    """The sitter's painting (H×W×3 L*a*b*, re-toned to the photo) on ``plate`` (brought to the
-    frame's size) as uint8 RGB, the plate's neck given the sitter's skin; ``chroma``: how much of
+    """The sitter's painting (H×W×3 L*a*b*, re-toned to the photo, at the plate's size) on ``plate``
+    as uint8 RGB, the plate's neck given the sitter's skin; ``chroma``: how much of
     the skin's colour is the sitter's (0: lightness only, as for ink)."""
-    side = lab.shape[0]
-    image, neck = plate.image, plate.neck
-    if image.shape[0] != side:
-        image, neck = _small(image, side), _small(neck, side)
     weights = np.array([1.0, chroma, chroma], np.float32)
-    ground = rgb_to_lab(image)
-    ground += (neck.astype(np.float32) / 255)[..., None] * ((sitter.colour - plate.skin) * weights)
+    ground = rgb_to_lab(plate.image)
+    ground += (plate.neck.astype(np.float32) / 255)[..., None] * ((sitter.colour - plate.skin) * weights)
     return lab_to_rgb(ground + sitter.keep[..., None] * (lab - ground))
 
 

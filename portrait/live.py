@@ -5,7 +5,8 @@ reused, and every detection is blended into an exponential moving average so tha
 does not jitter. Frames are painted at ``size``² (256 by default) with the same generator and
 alignment as a full portrait, and, once the masters are ready, on the plate of one master chosen at
 the first face in each style (:mod:`portrait.ground`; a ground that changed with every frame would
-flicker); FaceMesh runs with the detector, and its guides are kept until the next detection.
+flicker); FaceMesh runs with the detector, and where it found the sitter is kept until the next
+detection (a session holds about 1 MB for it).
 """
 
 from __future__ import annotations
@@ -44,14 +45,16 @@ class LiveSession:
              masters: MasterPainter | None = None) -> np.ndarray | None:
         """Paint one frame; None while no face has been seen yet (or it left the picture).
 
-        The painters are passed in, not kept: sessions live in Gradio state and must stay small.
+        The painters are passed in, not kept: sessions live in Gradio state and must stay small
+        (the master is a reference into the library; where the sitter is, about 1 MB).
         """
         self.frame = frame
         tracked = self.landmarks is None or self.count % self.detect_every == 0
         if tracked:
             self._track(painter)
         self.count += 1
-        if self.landmarks is None:
+        if self.landmarks is None:  # nobody there: the next face is someone else, with their own master
+            self.master = self.sitter = None
             return None
         aligned, alignment = align_face(frame, self.landmarks, self.size)
         painted = painter.paint(aligned, style)

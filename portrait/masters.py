@@ -140,7 +140,8 @@ class Master:
     frame: np.ndarray = field(repr=False)  #: the painting in the bust frame (SIZE²×3 uint8)
     inside: np.ndarray = field(repr=False)  #: frame pixels that are the painting, not fill
     guides: Guides | None = field(repr=False)  #: None for a medium exemplar
-    plate: Plate = field(repr=False)  #: the frame without its sitter's head (the instant portrait's)
+    #: the frame without its sitter's head, for the instant portrait (:data:`PLATED` styles only)
+    plate: Plate | None = field(repr=False)
     skin_light: float = float("nan")  #: mean L* of the painted skin (the picker's, NaN for a medium)
 
     @property
@@ -158,10 +159,10 @@ class Painting:
 @dataclass(frozen=True)
 class Study:
     """An instant portrait, the master whose plate it is on, and where the sitter was found (at
-    :data:`STUDY`²; None when FaceMesh found no face)."""
+    :data:`STUDY`²); both None when FaceMesh found no face."""
 
     painted: np.ndarray
-    master: Master
+    master: Master | None
     sitter: Sitting | None
 
 
@@ -195,12 +196,14 @@ def prepare(row: dict[str, str], folder: Path, detector: FaceDetector, guide_mak
         guides = guide_maker(frame)
         if guides is None:
             raise ValueError(f"FaceMesh found no face in master {row['file']}")
-    skin = np.full(3, np.nan, np.float32) if guides is None else _skin_colour(rgb_to_lab(frame), guides)
+    light = float("nan") if guides is None else float(_skin_colour(rgb_to_lab(frame), guides)[0])
+    plate = None
+    if row["style"] in PLATED:
+        skin = None if guides is None else guides.region("skin") * _face_rows(guides)
+        paint = (lambda image: redraw(image, row["style"])) if redraw and row["style"] in PAINTED else None
+        plate = make_plate(frame, inside, guides, skin, STUDY, paint)
     return Master(row["file"], row["style"], row["kind"], row["artist"], row["title"], row["date"],
-                  row["medium"], row["sex"], row["age"], pixels, frame, inside, guides,
-                  make_plate(frame, inside, guides, skin, STUDY,
-                             (lambda plate: redraw(plate, row["style"])) if redraw and row["style"] in PAINTED
-                             else None), float(skin[0]))
+                  row["medium"], row["sex"], row["age"], pixels, frame, inside, guides, plate, light)
 
 
 def mismatch(master: Master, who: Sitter | None) -> float:
@@ -335,7 +338,9 @@ class MasterPainter:
         self.masters = []
         for row in read_manifest(library):
             try:
-                self.masters.append(prepare(row, library, detector, self.guide_maker, self.redraw))
+                # the plates are painted over only by a generator that knows their style
+                redraw = self.redraw if row["style"] in painter.styles else None
+                self.masters.append(prepare(row, library, detector, self.guide_maker, redraw))
             except (OSError, ValueError) as error:  # one unreadable master must not stop the app
                 log.warning("master skipped: %s", error)
         self.styles = [s for s in ("oil", "watercolor", "ink") if any(m.style == s for m in self.masters)]
@@ -401,8 +406,9 @@ class MasterPainter:
               quick: bool = False) -> Study:
         """The instant portrait (:mod:`portrait.ground`): the generator's ``painted`` version of an
         aligned frame (any side) with the photo's shapes and skin tone, on the plate of ``master``
-        (None: the one :meth:`paint` would paint after first). Made at :data:`STUDY`² and brought
-        to the frame's side; ``sitter``: where the sitter is in this frame, if already known.
+        (None: the best suited, ranked as :meth:`paint` ranks them but from this smaller frame).
+        Made at :data:`STUDY`² and brought to the frame's side; ``sitter``: where the sitter is in
+        this frame, if already known.
         ``quick`` (the live mirror, whose frames have 60 ms): only the skin's tone is moved to the
         photo's (:func:`portrait.ground.toned`), neither its shapes nor each region's tones, and
         the face is not looked for again.
@@ -413,10 +419,12 @@ class MasterPainter:
         known = sitter is not None and master is not None and quick
         photo_lab = None if known else rgb_to_lab(small)
         guides = sitter.guides if sitter is not None else self.guide_maker(small)
+        if guides is None:  # no face for FaceMesh: nowhere to put the sitter, and no master chosen
+            return Study(painted, None, None)
         if master is None:
             who = self.who(aligned if side == SIZE else _resized(aligned, SIZE), zoom)
             master = self.ranked(guides, photo_lab, style, who, zoom)[0]
-        if guides is None:
+        if master.plate is None:
             return Study(painted, master, None)
         seen = np.ones((STUDY, STUDY), np.float32) if seen is None else (
             _resized(seen.astype(np.uint8) * 255, STUDY) > 127).astype(np.float32)
