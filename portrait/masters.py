@@ -97,6 +97,9 @@ KEPT_FROM_LIFE = ("irises", "mouth")
 #: spared (a grain over them too lost the likeness 20 of 20 times head to head). Blind against
 #: the generator on unseen faces, watercolour after a master won 2 of 24 painting votes before
 #: the finish ("a photographic face pasted onto a miniature") and 56 of 56 with it.
+WASHED = ("watercolor",)
+#: The features the finish spares.
+FEATURES = ("brows", "eyes", "irises", "lips", "mouth")
 #: The styles whose instant portrait is on a master's plate (:meth:`MasterPainter.study`): those
 #: where, judged blind against the generator alone on unseen faces, it won both as a painting and
 #: as a likeness (watercolor 58 of 60 votes and 41 of 60; oil, its plates painted over, 40 of 40
@@ -115,11 +118,8 @@ CROPPED = 0.9
 #: guides, corrections and blend cost a quarter of 512²'s; the generator's finest detail is kept.
 STUDY = 256
 #: How much of the photo's mid-frequency shapes the instant portrait takes: all of them made its
-#: faces photographs (judged blind, 0 of 14 votes as an oil painting); none lost the likeness.
+#: faces photographs (judged blind, 1 of 28 votes as an oil painting); none lost the likeness.
 STUDY_STRUCTURE = 0.5
-WASHED = ("watercolor",)
-#: The features the finish spares.
-FEATURES = ("brows", "eyes", "irises", "lips", "mouth")
 
 
 @dataclass(frozen=True)
