@@ -101,7 +101,7 @@ def make_plate(frame: np.ndarray, inside: np.ndarray, guides: Guides | None, ski
     full = frame.shape[0]
     if guides is None:
         nothing = np.zeros((side, side), np.uint8)
-        return Plate(_small(frame, side), nothing, nothing, np.zeros(3, np.float32))
+        return Plate(resized(frame, side), nothing, nothing, np.zeros(3, np.float32))
     rows = np.arange(full, dtype=np.float32)[:, None]
     below_chin = np.clip((rows - guides.mesh[CHIN, 1]) / (12 * full / 512), 0, 1)
     skin_mask = guides.region("skin")
@@ -110,18 +110,20 @@ def make_plate(frame: np.ndarray, inside: np.ndarray, guides: Guides | None, ski
     hole = (blur((head > 0.3).astype(np.float32), 6 * full / 512) > 0.05) | ~inside
     filled = push_pull(frame.astype(np.float32), ~hole)
     image = np.where(hole[..., None], np.clip(np.rint(filled), 0, 255), frame).astype(np.uint8)
-    neck = _small(_byte(blur(skin_mask * below_chin, 2 * full / 512)), side)
+    neck = resized(_byte(blur(skin_mask * below_chin, 2 * full / 512)), side)
     fine = None if paint is None else paint(image)
     image = image if fine is None else fine
-    return Plate(_small(image, side), neck, _small(_byte(hole), side), _colour(rgb_to_lab(frame), skin), fine)
+    colour = _colour(rgb_to_lab(frame), skin)
+    return Plate(resized(image, side), neck, resized(_byte(hole), side), colour, fine)
 
 
 def _byte(mask: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(mask, 0, 1) * 255).astype(np.uint8)
 
 
-def _small(image: np.ndarray, side: int) -> np.ndarray:
-    return np.asarray(Image.fromarray(image).resize((side, side), Image.Resampling.BILINEAR))
+def resized(image: np.ndarray, side: int) -> np.ndarray:
+    """A uint8 image (H×W or H×W×3) resized to ``side``², bilinearly."""
+    return np.array(Image.fromarray(image).resize((side, side), Image.Resampling.BILINEAR))
 
 
 @dataclass(frozen=True)
@@ -176,9 +178,9 @@ def toned(lab: np.ndarray, skin: np.ndarray, colour: np.ndarray, chroma: float) 
     has the median lightness and, by ``chroma``, the mean colour of the photo's (``colour``: its
     median L* and mean a*b*). The median, not the mean: a painting's dark brush marks pull its mean
     down, and matching means left the astronaut's cheeks 10 L* too light."""
-    weights = skin / (skin.sum() + 1e-6)
-    own = np.array([np.median(lab[..., 0][skin > 0.5]) if (skin > 0.5).any() else colour[0],
-                    *(lab[..., 1:] * weights[..., None]).sum((0, 1))], np.float32)
+    own = _colour(lab, skin)
+    if not (skin > 0.5).any():  # no skin to take a median of: the lightness is left as it is
+        own[0] = colour[0]
     return lab + (colour - own) * np.array([1.0, chroma, chroma], np.float32)
 
 

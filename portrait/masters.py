@@ -45,7 +45,7 @@ from PIL import Image
 from portrait.align import alignment_for, closer, coverage, warp
 from portrait.colour import blur, kuwahara, lab_to_rgb, rgb_to_lab
 from portrait.detect import FaceDetector
-from portrait.ground import Plate, Sitting, make_plate, on_plate, scaled, sharpened, sitting, toned
+from portrait.ground import Plate, Sitting, make_plate, on_plate, resized, scaled, sharpened, sitting, toned
 from portrait.guides import CODES, CONTROL_POINTS, REGIONS, GuideMaker, Guides, thin_plate
 from portrait.sitter import AGE_GROUPS, SEXES, Sitter, SitterModel
 from portrait.synthesis import Schedule, synthesize
@@ -391,15 +391,15 @@ class MasterPainter:
         """
         side = aligned.shape[0]
         if side != SIZE:  # the library's guides are made at SIZE²: paint there, hand back at side²
-            aligned = _resized(aligned, SIZE)
-            seen = None if seen is None else _resized(seen.astype(np.uint8) * 255, SIZE) > 127
+            aligned = resized(aligned, SIZE)
+            seen = None if seen is None else resized(seen.astype(np.uint8) * 255, SIZE) > 127
         sitter = self.guide_maker(aligned)
         seen = np.ones((SIZE, SIZE), np.float32) if seen is None else _trusted(seen, sitter)
         photo_lab = rgb_to_lab(aligned)
         choices = self.ranked(sitter, photo_lab, style, self.who(aligned, zoom), zoom)
         master = choices[rank % len(choices)]
         painted = self._synthesize(photo_lab, sitter, seen, master, style)
-        return Painting(painted if side == SIZE else _resized(painted, side), master)
+        return Painting(painted if side == SIZE else resized(painted, side), master)
 
     def study(self, aligned: np.ndarray, painted: np.ndarray, style: str, seen: np.ndarray | None = None,
               zoom: float = 1.0, master: Master | None = None, sitter: Sitting | None = None,
@@ -414,7 +414,7 @@ class MasterPainter:
         the face is not looked for again.
         Without a face for FaceMesh, ``painted`` as it is."""
         side = aligned.shape[0]
-        small = aligned if side == STUDY else _resized(aligned, STUDY)
+        small = aligned if side == STUDY else resized(aligned, STUDY)
         # the mirror between detections: where the sitter is, and the skin's colour, still hold
         known = sitter is not None and master is not None and quick
         photo_lab = None if known else rgb_to_lab(small)
@@ -422,16 +422,16 @@ class MasterPainter:
         if guides is None:  # no face for FaceMesh: nowhere to put the sitter, and no master chosen
             return Study(painted, None, None)
         if master is None:
-            who = self.who(aligned if side == SIZE else _resized(aligned, SIZE), zoom)
+            who = self.who(aligned if side == SIZE else resized(aligned, SIZE), zoom)
             master = self.ranked(guides, photo_lab, style, who, zoom)[0]
         if master.plate is None:
             return Study(painted, master, None)
         seen = np.ones((STUDY, STUDY), np.float32) if seen is None else (
-            _resized(seen.astype(np.uint8) * 255, STUDY) > 127).astype(np.float32)
+            resized(seen.astype(np.uint8) * 255, STUDY) > 127).astype(np.float32)
         if sitter is None:
             skin = guides.region("skin") * _face_rows(guides)
             sitter = sitting(photo_lab, guides, _trusted(seen, None), seen, skin)
-        lab = rgb_to_lab(painted if side == STUDY else _resized(painted, STUDY))
+        lab = rgb_to_lab(painted if side == STUDY else resized(painted, STUDY))
         if quick:
             lab = toned(lab, sitter.skin, sitter.colour, CHROMA[style])
         else:
@@ -560,10 +560,6 @@ def _as_bust(mesh: np.ndarray, person: np.ndarray, zoom: float) -> tuple[np.ndar
     positions = closer(coordinates(SIZE)[..., ::-1], SIZE, zoom)[..., ::-1]  # y x, as _warp reads them
     bust = _warp(person.astype(np.float32)[..., None], positions.astype(np.float32))[..., 0]
     return closer(mesh, SIZE, 1 / zoom).astype(np.float32), bust
-
-
-def _resized(image: np.ndarray, side: int) -> np.ndarray:
-    return np.array(Image.fromarray(image).resize((side, side), Image.Resampling.BILINEAR))
 
 
 def _trusted(seen: np.ndarray, sitter: Guides | None) -> np.ndarray:
