@@ -45,7 +45,18 @@ from PIL import Image
 from portrait.align import alignment_for, closer, coverage, warp
 from portrait.colour import blur, kuwahara, lab_to_rgb, rgb_to_lab
 from portrait.detect import FaceDetector
-from portrait.ground import Plate, Sitting, make_plate, on_plate, resized, scaled, sharpened, sitting, toned
+from portrait.ground import (
+    Plate,
+    Sitting,
+    face_to_edge,
+    make_plate,
+    on_plate,
+    resized,
+    scaled,
+    sharpened,
+    sitting,
+    toned,
+)
 from portrait.guides import CODES, CONTROL_POINTS, REGIONS, GuideMaker, Guides, thin_plate
 from portrait.sitter import AGE_GROUPS, SEXES, Sitter, SitterModel
 from portrait.synthesis import Schedule, synthesize
@@ -565,15 +576,13 @@ def _as_bust(mesh: np.ndarray, person: np.ndarray, zoom: float) -> tuple[np.ndar
 def _trusted(seen: np.ndarray, sitter: Guides | None) -> np.ndarray:
     """How far each frame pixel can be trusted to show the photo: the coverage eroded by 8 px (a
     crop's edge cuts through hair and chin) and feathered over ~20 px (at 512²), and every pixel
-    of the face FaceMesh found in it, up to the crop's edge: a tight crop's chin and cheeks are the
-    sitter's, never the master's (a prototype gave beardless sitters the master's beard)."""
+    of the face FaceMesh found in it (:func:`portrait.ground.face_to_edge`)."""
     scale = seen.shape[0] / 512
     inner = blur(seen.astype(np.float32), 8 * scale) > 0.99
     trusted = blur(inner.astype(np.float32), 10 * scale)
     if sitter is None:
         return trusted
-    face = 1 - sitter.region("background", "hair", "body")
-    return np.maximum(trusted, np.clip(face * 1.5 - 0.25, 0, 1) * seen)
+    return np.maximum(trusted, face_to_edge(1 - sitter.region("background", "hair", "body"), seen))
 
 
 def _warp(image: np.ndarray, positions: np.ndarray) -> np.ndarray:
