@@ -403,7 +403,7 @@ class MasterPainter:
         side = aligned.shape[0]
         if side != SIZE:  # the library's guides are made at SIZE²: paint there, hand back at side²
             aligned = resized(aligned, SIZE)
-            seen = None if seen is None else resized(seen.astype(np.uint8) * 255, SIZE) > 127
+            seen = None if seen is None else _seen_at(seen, SIZE)
         sitter = self.guide_maker(aligned)
         seen = np.ones((SIZE, SIZE), np.float32) if seen is None else _trusted(seen, sitter)
         photo_lab = rgb_to_lab(aligned)
@@ -437,8 +437,8 @@ class MasterPainter:
             master = self.ranked(guides, photo_lab, style, who, zoom)[0]
         if master.plate is None:
             return Study(painted, master, None)
-        seen = np.ones((STUDY, STUDY), np.float32) if seen is None else (
-            resized(seen.astype(np.uint8) * 255, STUDY) > 127).astype(np.float32)
+        seen = np.ones((STUDY, STUDY), bool) if seen is None else _seen_at(seen, STUDY)
+        seen = seen.astype(np.float32)
         if sitter is None:
             skin = guides.region("skin") * _face_rows(guides)
             sitter = sitting(photo_lab, guides, _trusted(seen, None), seen, skin)
@@ -571,6 +571,11 @@ def _as_bust(mesh: np.ndarray, person: np.ndarray, zoom: float) -> tuple[np.ndar
     positions = closer(coordinates(SIZE)[..., ::-1], SIZE, zoom)[..., ::-1]  # y x, as _warp reads them
     bust = _warp(person.astype(np.float32)[..., None], positions.astype(np.float32))[..., 0]
     return closer(mesh, SIZE, 1 / zoom).astype(np.float32), bust
+
+
+def _seen_at(seen: np.ndarray, side: int) -> np.ndarray:
+    """The frame pixels that show the photo (H×W bool), at ``side``²."""
+    return resized(seen.astype(np.uint8) * 255, side) > 127
 
 
 def _trusted(seen: np.ndarray, sitter: Guides | None) -> np.ndarray:
