@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from portrait.pipeline import bf16_supported
 from portrait.styles import STYLES, WEIGHTS, load_generator, read_metadata, save_generator
 from tests import tiny_data
 from training import blend, compare, data, evaluate, fetch_vgg, groups, losses, metrics, train, vgg
+from training.recipe import read as read_recipe
 
 
 @pytest.fixture(scope="module")
@@ -33,29 +33,73 @@ def vgg_path() -> str:
     return str(fetch_vgg.fetch())
 
 
-def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path: Path) -> None:
-    faces, paintings = tiny
-    out, cache = tmp_path / "g.safetensors", tmp_path / "cache"
-    common = ["--faces", str(faces), "--paintings", str(paintings), "--vgg", vgg_path, "--cache", str(cache),
-              "--out", str(out), "--size", "64", "--batch", "2", "--bank", "8", "--width", "8",
-              "--blocks", "1", "--threads", "2"]
-    train.main([*common, "--steps", "2"])
-    assert read_metadata(out)["info"]["steps"] == 2
-    first = load_generator(out)
-    assert first.styles == list(STYLES)
-    assert (cache / "preview.png").is_file() and (cache / "train_state.pt").is_file()
-    log = (cache / "train_log.csv").read_text().splitlines()
-    assert len(log) == 3 and log[0].startswith("step,")
+TINY_RECIPE = """
+seed = 0
+width = 8
+blocks = 1
+bank = 8
+size = 64
+batch = 2
 
-    # step 3 meets the critic, the colour and statistics terms, and the exported weights become an average
-    train.main([*common, "--steps", "3", "--resume", "--adv-start", "2", "--colour-start", "2",
-                "--stats-start", "2", "--ema", "0.5", "--checker", "100", "--stats-style", "oil=3,ink=2",
-                "--palette", "5", "--palette-style", "oil=0", "--content-style", "oil=0.5",
-                "--colour-centred", "--lattice", "5", "--lattice-window", "32", "--anywhere", "0.5",
-                "--precision", "fp32"])
-    assert read_metadata(out)["info"]["steps"] == 3
-    state = torch.load(cache / "train_state.pt", weights_only=False)
-    assert state["critic_steps"] == 1
+[[stage]]
+name = "first"
+steps = 2
+
+# step 3 meets the critic, the colour and statistics terms, and the exported weights become an average
+[[stage]]
+name = "second"
+state = "first"
+steps = 3
+adv_start = 2
+colour_start = 2
+stats_start = 2
+ema = 0.5
+checker = 100
+stats_style = { oil = 3, ink = 2 }
+palette = 5
+palette_style = { oil = 0 }
+lattice = 5
+lattice_window = 32
+anywhere = 0.5
+precision = "fp32"
+
+[[stage]]
+name = "soup"
+blend = ["first", "second"]
+amount = 0.5
+
+# a new state from the blend, its decoder rebuilt with grain, bilinear upsampling and skips, held to it
+[[stage]]
+name = "rebuilt"
+init = "soup"
+anchor = "soup"
+steps = 4
+grain = true
+upsample = "bilinear"
+skips = true
+"""
+
+
+def test_recipe_runs_stage_by_stage_and_resumes(tiny: tuple[Path, Path], vgg_path: str,
+                                                  tmp_path: Path) -> None:
+    faces, _ = tiny
+    recipe, work, out = tmp_path / "recipe.toml", tmp_path / "work", tmp_path / "g.safetensors"
+    first_two = TINY_RECIPE[: TINY_RECIPE.index("[[stage]]\nname = \"soup\"")]
+    recipe.write_text(first_two)
+    command = ["--data", str(faces.parent), "--recipe", str(recipe), "--vgg", vgg_path, "--work", str(work),
+               "--out", str(out)]
+    train.main([*command, "--minutes", "1e-9"])  # out of time at once: the first step is not even taken
+    assert not out.exists() and torch.load(work / "first" / "train_state.pt", weights_only=False)["step"] == 0
+
+    train.main(command)
+    first = load_generator(work / "first.safetensors")
+    assert first.styles == list(STYLES) and read_metadata(work / "first.safetensors")["info"]["steps"] == 2
+    info = read_metadata(out)["info"]
+    assert info["steps"] == 3 and info["stage"] == "second" and len(info["recipe_sha1"]) == 12
+    state_folder = work / "first"  # both stages trained one state
+    assert (state_folder / "preview.png").is_file() and not (work / "second").exists()
+    state = torch.load(state_folder / "train_state.pt", weights_only=False)
+    assert state["step"] == 3 and state["critic_steps"] == 1
     second = load_generator(out)
     changed = [not torch.equal(a, b) for a, b in zip(first.state_dict().values(),
                                                      second.state_dict().values(), strict=True)]
@@ -64,36 +108,80 @@ def test_two_steps_then_resume(tiny: tuple[Path, Path], vgg_path: str, tmp_path:
         before, after = first.state_dict()[name].float(), state["generator"][name]
         assert torch.allclose(mean, (before + after) / 2, atol=2e-3)
     assert torch.allclose(second.state_dict()[name].float(), mean, atol=2e-3)  # the average is exported
-    rows = (cache / "train_log.csv").read_text().splitlines()
-    assert len(rows) == 4
+    rows = (state_folder / "train_log.csv").read_text().splitlines()
+    assert len(rows) == 4 and rows[0].startswith("step,")
     header, last = rows[0].split(","), rows[-1].split(",")
     assert float(last[header.index("adv")]) != 0 and float(last[header.index("critic")]) > 0
     assert float(last[header.index("stats")]) > 0 and float(rows[-2].split(",")[header.index("stats")]) == 0
 
-    # On a machine without the state or PyPI: carry on from the weights file alone, adding the grain
-    # inputs, with the VGG trunk carried as safetensors.
-    fresh, trunk = tmp_path / "elsewhere", tmp_path / "vgg16.safetensors"
-    vgg.save(vgg.load(vgg_path), trunk)
-    moved = {str(cache): str(fresh), vgg_path: str(trunk)}
-    elsewhere = [moved.get(arg, arg) for arg in common]
-    minutes = read_metadata(out)["info"]["cpu_minutes"]
-    # ...and rebuild its decoder on bilinear upsampling with skips, held to the painter it was
-    held = tmp_path / "held.safetensors"
-    held.write_bytes(out.read_bytes())
-    train.main([*elsewhere, "--steps", "4", "--init", str(out), "--warmup", "10", "--grain",
-                "--upsample", "bilinear", "--skips", "--anchor", str(held)])
+    # The whole recipe: the done stages are passed over, the blend made, the new state started from it
+    recipe.write_text(TINY_RECIPE)
+    train.main(command)
+    assert len((state_folder / "train_log.csv").read_text().splitlines()) == 4  # nothing trained twice
+    assert read_metadata(work / "soup.safetensors")["info"]["blend"]["amount"] == 0.5
     info = read_metadata(out)["info"]
-    assert info["steps"] == 4 and info["cpu_minutes"] >= minutes and "gpu_minutes" not in info
+    assert info["steps"] == 4 and info["stage"] == "rebuilt" and "gpu_minutes" not in info
     config = load_generator(out).config
     assert config["grain"] and config["skips"] and config["upsample"] == "bilinear"
-    rows = (fresh / "train_log.csv").read_text().splitlines()
-    assert float(rows[-1].split(",")[rows[0].split(",").index("anchor")]) > 0
-    with pytest.raises(ValueError, match="--grain / --skips"):  # its state needs the same flag to resume
-        train.main([*elsewhere, "--steps", "5", "--resume"])
-    assert len(rows) == 2  # one new step, from step 3
-    state = torch.load(fresh / "train_state.pt", weights_only=False)
-    decayed = 1e-3 * 0.5 ** (3 / 4000)  # the default rate at step 3
-    assert state["optimiser"]["param_groups"][0]["lr"] == pytest.approx(decayed / 10)  # first of 10
+    rows = (work / "rebuilt" / "train_log.csv").read_text().splitlines()
+    assert len(rows) == 2 and float(rows[-1].split(",")[rows[0].split(",").index("anchor")]) > 0
+    state = torch.load(work / "rebuilt" / "train_state.pt", weights_only=False)
+    decayed = 1e-3 * 0.5 ** (3 / 4000)  # the default rate at step 3, the first of the warm-up's steps
+    assert state["optimiser"]["param_groups"][0]["lr"] == pytest.approx(decayed / train.WARMUP)
+
+    # a state cannot be continued by a stage of another architecture
+    plain = '[[stage]]\nname = "plain"\nstate = "rebuilt"\nsteps = 5\ngrain = false\n'
+    recipe.write_text(TINY_RECIPE + plain)
+    with pytest.raises(ValueError, match="grain / skips"):
+        train.main(command)
+
+
+def test_recipe_is_checked_before_anything_runs(tmp_path: Path) -> None:
+    """A misspelt key or style, a stage that continues or starts from nothing, or a stage that goes
+    back in steps is an error, never ignored."""
+    recipe = tmp_path / "recipe.toml"
+    start = '[[stage]]\nname = "a"\nsteps = 10\n'
+    for text, message in [
+        (start + "colur = 4\n", "unknown keys"),
+        ("colur = 4\n" + start, "unknown keys"),
+        (start + "stats_style = { watercolour = 6 }\n", "unknown style"),
+        (start + "palette_style = { oil = -1 }\n", "negative"),
+        (start + '[[stage]]\nname = "b"\nstate = "c"\nsteps = 20\n', "no earlier stage trained"),
+        (start + '[[stage]]\nname = "b"\ninit = "c"\nsteps = 20\n', "not an earlier stage"),
+        (start + '[[stage]]\nname = "b"\nstate = "a"\nsteps = 5\n', "not after a"),
+        (start + '[[stage]]\nname = "a"\nsteps = 20\n', "a name of its own"),
+        (start + '[[stage]]\nname = "b"\nblend = ["a", "c"]\n', "two earlier stages"),
+    ]:
+        recipe.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            read_recipe(recipe)
+
+
+def test_a_continued_state_keeps_its_settings_but_for_what_a_stage_names(tmp_path: Path) -> None:
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text('ema = 0.9\n[[stage]]\nname = "a"\nsteps = 10\ngrain = true\ncolour = 4\n'
+                      '[[stage]]\nname = "b"\nstate = "a"\nsteps = 20\ncolour = 1\n'
+                      '[[stage]]\nname = "c"\ninit = "b"\nsteps = 30\n')
+    a, b, c = read_recipe(recipe).stages
+    assert (b.grain, b.colour, b.ema, b.continues) == (True, 1, 0.9, "a")
+    assert (c.grain, c.colour, c.ema, c.continues) == (False, 2.0, 0.9, "c")  # a new state: the defaults
+
+
+def test_the_recipe_ends_where_the_shipped_weights_were_taken() -> None:
+    """The recipe in the repository is the one the app's weights were made by: its last stage stops
+    at their step, with their crop size, batch and architecture."""
+    recipe = read_recipe()
+    info, config = read_metadata(WEIGHTS)["info"], load_generator(WEIGHTS).config
+    last = recipe.last
+    assert (last.steps, last.size, last.batch) == (info["steps"], info["train_size"], info["batch"])
+    assert (recipe.width, recipe.blocks) == (config["width"], config["blocks"])
+    assert (last.grain, last.upsample, last.skips) == (config["grain"], config["upsample"], config["skips"])
+
+
+def test_train_help_lists_only_what_a_run_needs() -> None:
+    """Every term lives in the recipe; the command line says only where things are and on what."""
+    options = {a.dest for a in train.parser()._actions} - {"help"}
+    assert options == {"data", "recipe", "vgg", "work", "out", "minutes", "device", "threads"}
 
 
 def test_vgg_trunk_travels_as_fp16(vgg_path: str, tmp_path: Path, astronaut) -> None:
@@ -111,26 +199,6 @@ def test_vgg_trunk_travels_as_fp16(vgg_path: str, tmp_path: Path, astronaut) -> 
 def test_per_style_multipliers_default_to_one() -> None:
     weights = train.per_style({"oil": 0.0, "ink": 3.0}, ["oil", "watercolor", "ink"], torch.device("cpu"))
     assert weights.tolist() == [0.0, 1.0, 3.0]
-
-
-def test_centred_colour_leaves_the_ground_to_the_painter() -> None:
-    """Held evenly, recolouring a band of ground costs twice as much as recolouring the face (it is
-    twice the area); centred, it costs less than the face."""
-    photo = torch.zeros(1, 3, 64, 64)
-    ground, face = photo.clone(), photo.clone()
-    ground[:, 0, :16], ground[:, 0, -16:] = 0.5, 0.5  # red above and below the sitter
-    face[:, 0, 24:40, 24:40] = 2.0  # the same red, on half the area, on the face
-    even = [losses.colour_loss(t, photo).item() for t in (ground, face)]
-    centred = [losses.colour_loss(t, photo, centred=True).item() for t in (ground, face)]
-    assert even[0] > 1.5 * even[1] and centred[0] < 0.6 * centred[1]
-
-
-def test_style_weights_name_real_styles() -> None:
-    assert train.style_weights("oil=3,watercolor=6") == {"oil": 3.0, "watercolor": 6.0}
-    assert train.style_weights("") == {}
-    for bad in ("watercolour=6", "oil=2,oil=3", "ink=-1"):  # a misspelt style is not ignored
-        with pytest.raises(argparse.ArgumentTypeError):
-            train.style_weights(bad)
 
 
 def test_checker_energy_finds_a_lattice_on_the_decoders_grid(astronaut) -> None:

@@ -33,6 +33,20 @@ def blend(early: Generator, late: Generator, amount: float) -> Generator:
     return early
 
 
+def blend_files(early_path: Path, late_path: Path, amount: float, out: Path) -> str:
+    """Blend two weights files into ``out``, its metadata the later one's plus how it was made; says
+    what was saved."""
+    early_info = read_metadata(early_path).get("info", {})
+    late_info = read_metadata(late_path).get("info", {})
+    painter = blend(load_generator(early_path), load_generator(late_path), amount)
+    ends = {"early_steps": early_info.get("steps"), "late_steps": late_info.get("steps")}
+    if "blend" in early_info:  # a blend of a blend: keep how the early end was made
+        ends["early_blend"] = early_info["blend"]
+    save_generator(painter, out, {**late_info, "blend": {**ends, "amount": amount}})
+    return (f"saved {out}: {1 - amount:g} × step {early_info.get('steps')} + "
+            f"{amount:g} × step {late_info.get('steps')}")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("early", type=Path)
@@ -40,16 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--amount", type=float, default=0.5, help="share of the later weights (0: early, 1: late)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
-    early_info = read_metadata(args.early).get("info", {})
-    late_info = read_metadata(args.late).get("info", {})
-    painter = blend(load_generator(args.early), load_generator(args.late), args.amount)
-    ends = {"early_steps": early_info.get("steps"), "late_steps": late_info.get("steps")}
-    if "blend" in early_info:  # a blend of a blend: keep how the early end was made
-        ends["early_blend"] = early_info["blend"]
-    info = {**late_info, "blend": {**ends, "amount": args.amount}}
-    save_generator(painter, args.out, info)
-    print(f"saved {args.out}: {1 - args.amount:g} × step {early_info.get('steps')} + "
-          f"{args.amount:g} × step {late_info.get('steps')}")
+    print(blend_files(args.early, args.late, args.amount, args.out))
 
 
 if __name__ == "__main__":

