@@ -119,11 +119,11 @@ def coverage(alignment: Alignment, image_size: tuple[int, int]) -> np.ndarray:
     """Which pixels of the aligned frame show the photo (W×H ``image_size``) rather than the fill
     around a tight crop: painters must not take that blur for part of the picture."""
     centres = np.arange(alignment.size) + 0.5
-    xs, ys = np.meshgrid(centres, centres)
-    source = apply(alignment.inverse, np.stack([xs.ravel(), ys.ravel()], axis=1))
+    (a, b, c), (d, e, f) = alignment.inverse  # the frame's rows and columns, mapped by broadcasting
+    x = a * centres[None, :] + b * centres[:, None] + c
+    y = d * centres[None, :] + e * centres[:, None] + f
     width, height = image_size
-    inside = (source[:, 0] >= 0) & (source[:, 0] <= width) & (source[:, 1] >= 0) & (source[:, 1] <= height)
-    return inside.reshape(alignment.size, alignment.size)
+    return (x >= 0) & (x <= width) & (y >= 0) & (y <= height)
 
 
 def align_face(image: Image.Image, landmarks: np.ndarray, size: int = 512) -> tuple[np.ndarray, Alignment]:

@@ -76,10 +76,13 @@ def kuwahara(light: np.ndarray, radius: int) -> np.ndarray:
     simplification a painter makes of a face, where a photograph has pores and smooth gradients."""
     x = torch.from_numpy(np.ascontiguousarray(light, np.float32))[None, None]
     padded = F.pad(x, (radius,) * 4, mode="reflect")
-    mean = F.avg_pool2d(padded, radius + 1, stride=1)
-    spread = F.avg_pool2d(padded * padded, radius + 1, stride=1) - mean * mean
+    moments = F.avg_pool2d(torch.cat([padded, padded * padded], 1), radius + 1, stride=1)
+    mean, spread = moments[:, :1], moments[:, 1:] - moments[:, :1] ** 2
     h, w = light.shape
-    corners = [(oy, ox) for oy in (0, radius) for ox in (0, radius)]
-    means = torch.cat([mean[..., oy:oy + h, ox:ox + w] for oy, ox in corners], 1)
-    spreads = torch.cat([spread[..., oy:oy + h, ox:ox + w] for oy, ox in corners], 1)
-    return means.gather(1, spreads.argmin(1, keepdim=True))[0, 0].numpy()
+    best, best_spread = mean[..., :h, :w], spread[..., :h, :w]
+    for oy, ox in ((0, radius), (radius, 0), (radius, radius)):  # the first window wins a tie
+        window = spread[..., oy:oy + h, ox:ox + w]
+        calmer = window < best_spread
+        best = torch.where(calmer, mean[..., oy:oy + h, ox:ox + w], best)
+        best_spread = torch.where(calmer, window, best_spread)
+    return best[0, 0].numpy()

@@ -217,18 +217,19 @@ def sharpened(small: np.ndarray, keep: np.ndarray, painted: np.ndarray, plate: P
     brought to the side of the generator's ``painted`` frame (uint8): its colours from ``small``,
     its finest detail (what the small size lost) from ``painted`` where the sitter is (``keep``, at
     the small size) and elsewhere from the plate's own full size, or else from the master's
-    ``frame`` (uint8, any side) but where its plate was filled."""
+    ``frame`` (uint8, any side) but where its plate was filled.
+
+    The detail is taken from those sources blended at full size, as what a round trip through the
+    small size loses: one round trip, not one per source (``keep`` and the filled hole are smooth
+    at the small size, so the two differ only in rounding)."""
     side, low = painted.shape[0], small.shape[0]
-
-    def detail(image: np.ndarray) -> np.ndarray:
-        image = scaled(image.astype(np.float32), side)
-        return image - scaled(scaled(image, low), side)
-
+    base = scaled(small.astype(np.float32), side)
     kept = scaled(keep, side)[..., None]
     if plate.fine is not None:
-        ground = (1 - kept) * detail(plate.fine)
-    else:
+        ground = plate.fine.astype(np.float32)
+    else:  # the frame's own detail, but none where the plate was filled
         filled = scaled(plate.filled.astype(np.float32) / 255, side)[..., None]
-        ground = (1 - kept) * (1 - filled) * detail(frame)
-    out = scaled(small.astype(np.float32), side) + kept * detail(painted) + ground
+        ground = base + (1 - filled) * (scaled(frame.astype(np.float32), side) - base)
+    sources = ground + kept * (painted.astype(np.float32) - ground)
+    out = base + sources - scaled(scaled(sources, low), side)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

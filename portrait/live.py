@@ -62,8 +62,9 @@ class LiveSession:
             return painted
         same = self.master is not None and self.master.style == style
         # between detections the frame does not move: its guides still hold
-        study = masters.study(aligned, painted, style, coverage(alignment, frame.size), alignment.zoom,
-                              self.master if same else None, None if tracked else self.sitter, quick=True)
+        seat = masters.seat(aligned, style, coverage(alignment, frame.size), alignment.zoom,
+                            self.master if same else None, None if tracked else self.sitter, quick=True)
+        study = masters.study(aligned, painted, style, seat)
         self.master, self.sitter = study.master, study.sitter
         return study.painted
 

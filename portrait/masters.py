@@ -168,6 +168,20 @@ class Painting:
 
 
 @dataclass(frozen=True)
+class Seat:
+    """What the instant portrait knows of the photo before the generator paints it
+    (:meth:`MasterPainter.seat`): the master and where the sitter is, None where FaceMesh found no
+    face (or the master has no plate); the frame at :data:`STUDY`² as L*a*b* and where it shows
+    the photo (None where the mirror already knows its sitter)."""
+
+    master: Master | None
+    sitter: Sitting | None
+    photo_lab: np.ndarray | None
+    seen: np.ndarray | None
+    quick: bool  #: the live mirror's: only the skin's tone moved
+
+
+@dataclass(frozen=True)
 class Study:
     """An instant portrait, the master whose plate it is on, and where the sitter was found (at
     :data:`STUDY`²); both None when FaceMesh found no face."""
@@ -229,7 +243,10 @@ def mismatch(master: Master, who: Sitter | None) -> float:
 
 
 def _stats(lab: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean and spread of L*a*b* under a soft mask."""
+    """Weighted mean and spread of L*a*b* under a soft mask (measured where it is not zero: an
+    iris's few pixels, not the whole frame)."""
+    box = _box(weight)
+    lab, weight = lab[box], weight[box]
     total = weight.sum() + 1e-6
     mean = (lab * weight[..., None]).sum((0, 1)) / total
     spread = np.sqrt(((lab - mean) ** 2 * weight[..., None]).sum((0, 1)) / total) + 1e-3
@@ -249,12 +266,14 @@ def retone(lab: np.ndarray, own: Guides, sitter: Guides, photo_lab: np.ndarray, 
     lab_s, photo_s = lab[::2, ::2], photo_lab[::2, ::2]
     skin = None  # the sitter's skin chroma, and the chroma it is given here
     for name in RETONED:
-        theirs, ours = sitter.region(name), own.region(name)
+        theirs = sitter.region(name)
+        ours = theirs if own is sitter else own.region(name)  # a painting of the sitter's own frame
         if theirs.sum() < 20 or ours.sum() < 20:
             continue
         measured = (theirs, ours)
         if name == "skin":  # a beard or moustache is no skin tone
-            measured = (theirs * _face_rows(sitter), ours * _face_rows(own))
+            rows = _face_rows(sitter)
+            measured = (theirs * rows, ours * (rows if own is sitter else _face_rows(own)))
         photo_w, own_w = (m[::2, ::2] for m in measured)
         if photo_w.max() <= 0 or own_w.max() <= 0:  # a sliver that the half-resolution grid missed
             continue
@@ -286,9 +305,14 @@ def _box(mask: np.ndarray) -> tuple[slice, slice]:
     return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
+def _skin(guides: Guides) -> np.ndarray:
+    """Where a frame's skin tone is measured: its skin in :func:`_face_rows` (H×W weights)."""
+    return guides.region("skin") * _face_rows(guides)
+
+
 def _skin_colour(lab: np.ndarray, guides: Guides) -> np.ndarray:
-    """The mean L*a*b* of a frame's skin, where skin tone is measured (:func:`_face_rows`)."""
-    return _stats(lab, guides.region("skin") * _face_rows(guides))[0]
+    """The mean L*a*b* of a frame's skin, where skin tone is measured (:func:`_skin`)."""
+    return _stats(lab, _skin(guides))[0]
 
 
 def _lightness_of(light: np.ndarray, ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
@@ -412,18 +436,13 @@ class MasterPainter:
         painted = self._synthesize(photo_lab, sitter, seen, master, style)
         return Painting(painted if side == SIZE else resized(painted, side), master)
 
-    def study(self, aligned: np.ndarray, painted: np.ndarray, style: str, seen: np.ndarray | None = None,
-              zoom: float = 1.0, master: Master | None = None, sitter: Sitting | None = None,
-              quick: bool = False) -> Study:
-        """The instant portrait (:mod:`portrait.ground`): the generator's ``painted`` version of an
-        aligned frame (any side) with the photo's shapes and skin tone, on the plate of ``master``
-        (None: the best suited, ranked as :meth:`paint` ranks them but from this smaller frame).
-        Made at :data:`STUDY`² and brought to the frame's side; ``sitter``: where the sitter is in
-        this frame, if already known.
-        ``quick`` (the live mirror, whose frames have 60 ms): only the skin's tone is moved to the
-        photo's (:func:`portrait.ground.toned`), neither its shapes nor each region's tones, and
-        the face is not looked for again.
-        Without a face for FaceMesh, ``painted`` as it is."""
+    def seat(self, aligned: np.ndarray, style: str, seen: np.ndarray | None = None, zoom: float = 1.0,
+             master: Master | None = None, sitter: Sitting | None = None, quick: bool = False) -> Seat:
+        """What the instant portrait of an aligned frame (any side) needs of the photo alone: the
+        master whose plate it goes on (None: the best suited, ranked as :meth:`paint` ranks them
+        but from the smaller frame) and where the sitter is (``sitter``: already known in this
+        frame). Apart from :meth:`study` so that it can run while the generator paints.
+        ``quick`` (the live mirror, whose frames have 60 ms): the face is not looked for again."""
         side = aligned.shape[0]
         small = aligned if side == STUDY else resized(aligned, STUDY)
         # the mirror between detections: where the sitter is, and the skin's colour, still hold
@@ -431,19 +450,31 @@ class MasterPainter:
         photo_lab = None if known else rgb_to_lab(small)
         guides = sitter.guides if sitter is not None else self.guide_maker(small)
         if guides is None:  # no face for FaceMesh: nowhere to put the sitter, and no master chosen
-            return Study(painted, None, None)
+            return Seat(None, None, None, None, quick)
         if master is None:
             who = self.who(aligned if side == SIZE else resized(aligned, SIZE), zoom)
             master = self.ranked(guides, photo_lab, style, who, zoom)[0]
         if master.plate is None:
-            return Study(painted, master, None)
+            return Seat(master, None, None, None, quick)
         seen = np.ones((STUDY, STUDY), bool) if seen is None else _seen_at(seen, STUDY)
         seen = seen.astype(np.float32)
         if sitter is None:
-            skin = guides.region("skin") * _face_rows(guides)
-            sitter = sitting(photo_lab, guides, _trusted(seen, None), seen, skin)
+            sitter = sitting(photo_lab, guides, _trusted(seen, None), seen, _skin(guides))
+        return Seat(master, sitter, photo_lab, seen, quick)
+
+    def study(self, aligned: np.ndarray, painted: np.ndarray, style: str, seat: Seat) -> Study:
+        """The instant portrait (:mod:`portrait.ground`): the generator's ``painted`` version of an
+        aligned frame (any side) with the photo's shapes and skin tone, on the plate of the
+        ``seat``'s master (:meth:`seat`). Made at :data:`STUDY`² and brought to the frame's side.
+        A quick seat's (the live mirror's): only the skin's tone is moved to the photo's
+        (:func:`portrait.ground.toned`), neither its shapes nor each region's tones.
+        Without a face for FaceMesh, ``painted`` as it is."""
+        master, sitter, photo_lab, seen = seat.master, seat.sitter, seat.photo_lab, seat.seen
+        if master is None or sitter is None:
+            return Study(painted, master, None)
+        guides, side = sitter.guides, aligned.shape[0]
         lab = rgb_to_lab(painted if side == STUDY else resized(painted, STUDY))
-        if quick:
+        if seat.quick:
             lab = toned(lab, sitter.skin, sitter.colour, CHROMA[style])
         else:
             if style not in REDRAWN:  # the photo's shapes, for the likeness; ink keeps its pen lines
@@ -456,7 +487,7 @@ class MasterPainter:
         if side != STUDY:
             portrait = sharpened(portrait, sitter.keep, painted, master.plate, master.frame)
         portrait = _finished(portrait, guides, style)
-        if not quick and seen.mean() < CROPPED and not self.detector(Image.fromarray(portrait)):
+        if not seat.quick and seen.mean() < CROPPED and not self.detector(Image.fromarray(portrait)):
             # a tight crop's face, a rectangle on a miniature's blue oval, lost MTCNN (2 of 48
             # held-out faces): the generator's portrait alone then, as a lost redraw is not kept
             return Study(painted, master, sitter)
@@ -538,7 +569,8 @@ def _kept_from_life(painted: np.ndarray, photo: np.ndarray, sitter: Guides, seen
     ``seen``: their lightness the photo's, their colour the photo's plus whatever the painting's
     skin colour differs from the sitter's (the rule :data:`OWN_COLOUR` keeps for the means); in a
     style that takes no colour from the sitter (:data:`CHROMA` 0), their lightness only."""
-    life = photo + _skin_colour(painted, sitter) - _skin_colour(photo, sitter)
+    skin = _skin(sitter)  # measured once for both frames
+    life = photo + _stats(painted, skin)[0] - _stats(photo, skin)[0]
     life[..., 0] = photo[..., 0]
     if not CHROMA[style]:
         life[..., 1:] = painted[..., 1:]
@@ -556,11 +588,9 @@ def _structure(painted_light: np.ndarray, photo_light: np.ndarray, sitter: Guide
         planes = sitter.region("skin", "hair", "body", "background")
         photo_light = photo_light + planes * (kuwahara(photo_light, ABSTRACTION[style]) - photo_light)
 
-    def band(light: np.ndarray) -> np.ndarray:
-        return blur(light, fine) - blur(light, coarse)
-
+    difference = photo_light - painted_light  # the band of a difference is the difference of bands
     amount = seen * sitter.weighted(np.array([STRUCTURE[name] for name in REGIONS], np.float32))
-    return amount * (band(photo_light) - band(painted_light))
+    return amount * (blur(difference, fine) - blur(difference, coarse))
 
 
 def _as_bust(mesh: np.ndarray, person: np.ndarray, zoom: float) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ import copy
 import os
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -104,6 +105,7 @@ class Painter:
         # activations back and forth around every one of them.
         self.generator = generator.to(self.dtype, memory_format=torch.channels_last)
         self.styles = available_styles(self.generator)
+        self.beside = ThreadPoolExecutor(1, thread_name_prefix="seat")  #: the instant portrait's photo side
 
     def style_weights(self, style: str | Mapping[str, float]) -> torch.Tensor:
         """Mixing weights for one style name, or a blend such as ``{"oil": 0.7, "ink": 0.3}``."""
@@ -177,8 +179,12 @@ class Painter:
         main = style if isinstance(style, str) else max(style, key=style.__getitem__, default="")
         if masters is None or main not in masters.plated:
             return Portrait(face, alignment, aligned, self.paint(aligned, style, strength))
-        study = masters.study(aligned, self.paint(aligned, style), main, coverage(alignment, image.size),
-                              alignment.zoom)
+        # the photo's side (FaceMesh, the segmenter, the master's choice: mostly one core) beside the
+        # generator: 15 ms less on 2 cores
+        seen = coverage(alignment, image.size)
+        seat = self.beside.submit(masters.seat, aligned, main, seen, alignment.zoom)
+        painted = self.paint(aligned, style)
+        study = masters.study(aligned, painted, main, seat.result())
         return Portrait(face, alignment, aligned, mixed(aligned, study.painted, strength))
 
     def after_master(self, masters: MasterPainter, image: Image.Image, face: Face, style: str,
@@ -194,4 +200,6 @@ def mixed(photo: np.ndarray, painted: np.ndarray, strength: float) -> np.ndarray
     """``strength`` of the way from the photo (0) to the painting (1), for visitors who want to
     see more of themselves."""
     mix = float(np.clip(strength, 0.0, 1.0))
+    if mix == 1.0:  # the painting itself (a copy of it costs 2 ms at 512²)
+        return painted
     return np.rint(photo + mix * (painted.astype(np.float32) - photo)).astype(np.uint8)

@@ -81,8 +81,9 @@ def test_the_instant_portrait_keeps_the_sitter_on_the_masters_ground(painter, ma
         instant = painter.portrait(photo, face, style, masters=masters)
         judged = pairs.verdict(painter.detector, identity, instant.aligned, instant.painted)
         assert judged.kept and abs(judged.skin_shift) < 5, (style, judged)
-        study = masters.study(instant.aligned, painter.paint(instant.aligned, style), style,
-                              coverage(instant.alignment, photo.size), instant.alignment.zoom)
+        seat = masters.seat(instant.aligned, style, coverage(instant.alignment, photo.size),
+                            instant.alignment.zoom)
+        study = masters.study(instant.aligned, painter.paint(instant.aligned, style), style, seat)
         assert np.array_equal(study.painted, instant.painted) and study.master.style == style
         # the photo's sky and flag there; the watercolour's paper finish moves the plate a little
         assert off_plate(instant.painted, study.master) < 12, style
@@ -98,7 +99,7 @@ def test_blends_and_styles_not_plated(painter, masters, astronaut) -> None:
     plain = painter.portrait(astronaut, face, "ink", masters=masters)
     assert np.array_equal(plain.painted, painter.paint(plain.aligned, "ink"))
     blended = painter.portrait(astronaut, face, {"watercolor": 0.7, "ink": 0.3}, masters=masters)
-    chosen = masters.study(blended.aligned, blended.aligned, "watercolor", zoom=blended.alignment.zoom).master
+    chosen = masters.seat(blended.aligned, "watercolor", zoom=blended.alignment.zoom).master
     assert off_plate(blended.painted, chosen) < 12
 
 

@@ -117,7 +117,7 @@ def instant_painter(painter: Painter) -> tuple[list[str], PaintFn]:
         alone = painter.paint(aligned, style)
         if style not in masters.plated:
             return Painted(alone, [alone, alone, np.full_like(alone, 255)])  # no master for it
-        study = masters.study(aligned, alone, style, seen, zoom)
+        study = masters.study(aligned, alone, style, masters.seat(aligned, style, seen, zoom))
         return Painted(study.painted, [alone, study.painted, study.master.image], study.master.credit)
 
     return painter.styles, paint
