@@ -179,6 +179,9 @@ class Seat:
     photo_lab: np.ndarray | None
     seen: np.ndarray | None
     quick: bool  #: the live mirror's: only the skin's tone moved
+    #: the photo's lightness simplified into painted planes (:func:`_planes`), where the portrait's
+    #: shapes come from (None where none are taken: the mirror, ink)
+    planes: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -460,7 +463,8 @@ class MasterPainter:
         seen = seen.astype(np.float32)
         if sitter is None:
             sitter = sitting(photo_lab, guides, _trusted(seen, None), seen, _skin(guides))
-        return Seat(master, sitter, photo_lab, seen, quick)
+        planes = None if quick or style in REDRAWN else _planes(photo_lab[..., 0], guides, style)
+        return Seat(master, sitter, photo_lab, seen, quick, planes)
 
     def study(self, aligned: np.ndarray, painted: np.ndarray, style: str, seat: Seat) -> Study:
         """The instant portrait (:mod:`portrait.ground`): the generator's ``painted`` version of an
@@ -478,7 +482,7 @@ class MasterPainter:
             lab = toned(lab, sitter.skin, sitter.colour, CHROMA[style])
         else:
             if style not in REDRAWN:  # the photo's shapes, for the likeness; ink keeps its pen lines
-                shapes = _structure(lab[..., 0], photo_lab[..., 0], guides, seen, style)
+                shapes = _structure(lab[..., 0], seat.planes, guides, seen, style)
                 lab[..., 0] += STUDY_STRUCTURE * shapes
             lab = retone(lab, guides, guides, photo_lab, style)
             if style not in REDRAWN:
@@ -536,7 +540,8 @@ class MasterPainter:
             shown = seen > 0.5 if (seen > 0.5).sum() >= 64 else np.ones_like(seen, bool)
             out_lab[..., 0] = _lightness_of(out_lab[..., 0], out_lab[..., 0][shown], photo_lab[..., 0][shown])
             return _finished(lab_to_rgb(out_lab), None, style)
-        out_lab[..., 0] += _structure(out_lab[..., 0], target_lab[..., 0], sitter, seen, style)
+        planes = _planes(target_lab[..., 0], sitter, style)
+        out_lab[..., 0] += _structure(out_lab[..., 0], planes, sitter, seen, style)
         if style in REDRAWN:
             # the photo itself, even after a medium exemplar (whose tones the target took): the
             # sitter's own light, which the re-toning below then keeps
@@ -578,17 +583,22 @@ def _kept_from_life(painted: np.ndarray, photo: np.ndarray, sitter: Guides, seen
     return painted + kept * (life - painted)
 
 
-def _structure(painted_light: np.ndarray, photo_light: np.ndarray, sitter: Guides, seen: np.ndarray,
-               style: str) -> np.ndarray:
-    """What puts the photo's mid-frequency lightness in place of a painting's, per region by
-    :data:`STRUCTURE` and where the photo is ``seen``: the shapes that make a likeness, not the
-    brushwork (:data:`BAND`)."""
-    fine, coarse = (sigma * seen.shape[0] / 512 for sigma in BAND[style])
-    if ABSTRACTION[style]:
-        planes = sitter.region("skin", "hair", "body", "background")
-        photo_light = photo_light + planes * (kuwahara(photo_light, ABSTRACTION[style]) - photo_light)
+def _planes(light: np.ndarray, sitter: Guides, style: str) -> np.ndarray:
+    """A photo's lightness as a painter simplifies it (:data:`ABSTRACTION`): skin, hair, clothes
+    and ground in flat planes with crisp edges, the features as they are."""
+    if not ABSTRACTION[style]:
+        return light
+    planes = sitter.region("skin", "hair", "body", "background")
+    return light + planes * (kuwahara(light, ABSTRACTION[style]) - light)
 
-    difference = photo_light - painted_light  # the band of a difference is the difference of bands
+
+def _structure(painted_light: np.ndarray, photo_planes: np.ndarray, sitter: Guides, seen: np.ndarray,
+               style: str) -> np.ndarray:
+    """What puts the photo's mid-frequency lightness (as :func:`_planes`) in place of a
+    painting's, per region by :data:`STRUCTURE` and where the photo is ``seen``: the shapes that
+    make a likeness, not the brushwork (:data:`BAND`)."""
+    fine, coarse = (sigma * seen.shape[0] / 512 for sigma in BAND[style])
+    difference = photo_planes - painted_light  # the band of a difference is the difference of bands
     amount = seen * sitter.weighted(np.array([STRUCTURE[name] for name in REGIONS], np.float32))
     return amount * (blur(difference, fine) - blur(difference, coarse))
 
