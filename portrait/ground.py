@@ -113,7 +113,7 @@ def make_plate(frame: np.ndarray, inside: np.ndarray, guides: Guides | None, ski
     neck = resized(_byte(blur(skin_mask * below_chin, 2 * full / 512)), side)
     fine = None if paint is None else paint(image)
     image = image if fine is None else fine
-    colour = _colour(rgb_to_lab(frame), skin)
+    colour = median_colour(rgb_to_lab(frame), skin)
     return Plate(resized(image, side), neck, resized(_byte(hole), side), colour, fine)
 
 
@@ -168,15 +168,15 @@ def sitting(photo_lab: np.ndarray, guides: Guides, trusted: np.ndarray, seen: np
     # around the head on a master's dark ground (judged blind: "a glow halo")
     person = np.clip((person - 0.5) * EDGE + 0.5, 0, 1)
     keep = np.maximum(trusted * person, face_to_edge(face, seen))
-    return Sitting(guides, blur(keep, FEATHER * side / 512), skin, _colour(photo_lab, skin))
+    return Sitting(guides, blur(keep, FEATHER * side / 512), skin, median_colour(photo_lab, skin))
 
 
-def _colour(photo_lab: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """The photo's skin colour: the median L* (a painting's dark marks pull a mean down) and the
-    mean a*b* under the ``skin`` weights."""
-    colour = (photo_lab * skin[..., None]).sum((0, 1)) / (skin.sum() + 1e-6)
+def median_colour(lab: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """A frame's skin colour (photo or painting): the median L* (a painting's dark marks pull a
+    mean down) and the mean a*b* under the ``skin`` weights."""
+    colour = (lab * skin[..., None]).sum((0, 1)) / (skin.sum() + 1e-6)
     if (skin > 0.5).any():
-        colour[0] = np.median(photo_lab[..., 0][skin > 0.5])
+        colour[0] = np.median(lab[..., 0][skin > 0.5])
     return colour
 
 
@@ -185,7 +185,7 @@ def toned(lab: np.ndarray, skin: np.ndarray, colour: np.ndarray, chroma: float) 
     has the median lightness and, by ``chroma``, the mean colour of the photo's (``colour``: its
     median L* and mean a*b*). The median, not the mean: a painting's dark brush marks pull its mean
     down, and matching means left the astronaut's cheeks 10 L* too light."""
-    own = _colour(lab, skin)
+    own = median_colour(lab, skin)
     if not (skin > 0.5).any():  # no skin to take a median of: the lightness is left as it is
         own[0] = colour[0]
     return lab + (colour - own) * np.array([1.0, chroma, chroma], np.float32)

@@ -58,7 +58,7 @@ class LiveSession:
             return None
         aligned, alignment = align_face(frame, self.landmarks, self.size)
         painted = painter.paint(aligned, style)
-        if masters is None or style not in masters.plated:
+        if masters is None or style not in masters.instant:
             return painted
         same = self.master is not None and self.master.style == style
         # between detections the frame does not move: its guides still hold

@@ -177,7 +177,7 @@ class Painter:
         of the master it would be painted after first (the instant portrait: :mod:`portrait.ground`)."""
         aligned, alignment = align_face(image, face.landmarks, self.size)
         main = style if isinstance(style, str) else max(style, key=style.__getitem__, default="")
-        if masters is None or main not in masters.plated:
+        if masters is None or main not in masters.instant:
             return Portrait(face, alignment, aligned, self.paint(aligned, style, strength))
         # the photo's side (FaceMesh, the segmenter, the master's choice: mostly one core) beside the
         # generator: 15 ms less on 2 cores

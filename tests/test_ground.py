@@ -12,7 +12,7 @@ from portrait.align import align_face, coverage
 from portrait.colour import lab_to_rgb, rgb_to_lab
 from portrait.ground import push_pull
 from portrait.live import LiveSession
-from portrait.masters import PLATED
+from portrait.masters import LIGHTER, PLATED
 from training import pairs
 from training.metrics import IdentityModel
 
@@ -89,15 +89,29 @@ def test_the_instant_portrait_keeps_the_sitter_on_the_masters_ground(painter, ma
         assert off_plate(instant.painted, study.master) < 12, style
 
 
+def test_ink_is_the_generators_own_drawing_at_the_sitters_skin_tone(painter, masters, identity,
+                                                                     astronaut) -> None:
+    """Ink lost blind on a plate, so its instant portrait is the generator's own drawing, paper
+    and hatching untouched, with only the sitter's skin darkened to at most :data:`LIGHTER` above
+    the photo's lightness: at a deep skin tone the generator alone lightened the face by 30 L*."""
+    assert masters.plated == ["oil", "watercolor"] and masters.instant == ["oil", "watercolor", "ink"]
+    for photo in (astronaut, darkened(astronaut)):
+        face = painter.detector(photo)[0]
+        toned = painter.portrait(photo, face, "ink", masters=masters)
+        alone = painter.paint(toned.aligned, "ink")
+        assert np.array_equal(toned.painted[:48, :48], alone[:48, :48])  # the paper beyond the sitter
+        before, after = (pairs.verdict(painter.detector, identity, toned.aligned, drawn)
+                         for drawn in (alone, toned.painted))
+        assert -5 < after.skin_shift < LIGHTER + 2, after  # as light as life, or a little lighter
+        assert photo is astronaut or before.skin_shift > 20  # what the generator alone does to dark skin
+
+
 def test_blends_and_styles_not_plated(painter, masters, astronaut) -> None:
-    """A blend is placed on its main style's plate; the styles that lost blind on a plate, and
-    every style while the library is still being read, are the generator's alone, exactly."""
+    """A blend is placed on its main style's plate; every style while the library is still being
+    read is the generator's alone, exactly."""
     face = painter.detector(astronaut)[0]
     alone = painter.portrait(astronaut, face, "oil")
     assert np.array_equal(alone.painted, painter.paint(alone.aligned, "oil"))
-    assert masters.plated == ["oil", "watercolor"]
-    plain = painter.portrait(astronaut, face, "ink", masters=masters)
-    assert np.array_equal(plain.painted, painter.paint(plain.aligned, "ink"))
     blended = painter.portrait(astronaut, face, {"watercolor": 0.7, "ink": 0.3}, masters=masters)
     chosen = masters.seat(blended.aligned, "watercolor", zoom=blended.alignment.zoom).master
     assert off_plate(blended.painted, chosen) < 12
@@ -106,15 +120,16 @@ def test_blends_and_styles_not_plated(painter, masters, astronaut) -> None:
 def test_the_live_mirror_paints_on_one_masters_plate_until_the_style_changes(painter, masters,
                                                                             astronaut) -> None:
     """Frames of one visitor keep one master (a ground that changed would flicker), on its plate;
-    a new style takes its own, and a style not plated is the generator's alone."""
+    a new style takes its own, and a style not plated is on the generator's own ground."""
     session = LiveSession()
     frames = [session.step(painter, astronaut, "watercolor", masters) for _ in range(4)]
     chosen = session.master
     assert chosen is not None and chosen.style == "watercolor"
     assert all(np.array_equal(frames[0], frame) for frame in frames[1:])
     assert off_plate(np.asarray(Image.fromarray(frames[0]).resize((512, 512))), chosen) < 12
-    ink = session.step(painter, astronaut, "ink", masters)
-    assert np.array_equal(ink, painter.paint(align_face(astronaut, session.landmarks, 256)[0], "ink"))
+    ink = session.step(painter, astronaut, "ink", masters)  # no plate: the generator's paper
+    alone = painter.paint(align_face(astronaut, session.landmarks, 256)[0], "ink")
+    assert session.master is None and np.array_equal(ink[:24, :24], alone[:24, :24])
     session.step(painter, astronaut, "oil", masters)
     assert session.master.style == "oil"
 

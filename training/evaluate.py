@@ -107,17 +107,21 @@ def master_painter(painter: Painter) -> tuple[list[str], PaintFn]:
 
 def instant_painter(painter: Painter) -> tuple[list[str], PaintFn]:
     """The studio's instant portrait once the library is ready: the generator's sitter on a
-    master's plate where a style is :data:`portrait.masters.PLATED`, the generator alone elsewhere;
-    the sheet shows the generator alone beside it and the master whose plate it is on."""
+    master's plate where a style is :data:`portrait.masters.PLATED`, re-toned to the photo where it
+    is :data:`portrait.masters.TONED`, the generator alone elsewhere; the sheet shows the
+    generator alone beside it and the master whose plate it is on (or a blank)."""
     from portrait.masters import MasterPainter
 
     masters = MasterPainter(painter, seed=0)
 
     def paint(aligned: np.ndarray, style: str, seen: np.ndarray, zoom: float) -> Painted:
         alone = painter.paint(aligned, style)
-        if style not in masters.plated:
-            return Painted(alone, [alone, alone, np.full_like(alone, 255)])  # no master for it
+        blank = np.full_like(alone, 255)
+        if style not in masters.instant:
+            return Painted(alone, [alone, alone, blank])
         study = masters.study(aligned, alone, style, masters.seat(aligned, style, seen, zoom))
+        if study.master is None:
+            return Painted(study.painted, [alone, study.painted, blank])
         return Painted(study.painted, [alone, study.painted, study.master.image], study.master.credit)
 
     return painter.styles, paint
