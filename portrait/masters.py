@@ -118,9 +118,9 @@ FEATURES = ("brows", "eyes", "irises", "lips", "mouth")
 #: and 33 of 40). Ink lost both (12 of 28 votes as a drawing, 3 of 28 for the likeness): its pen
 #: lines read as more drawn on the photo's room.
 PLATED = ("oil", "watercolor")
-#: The styles whose instant portrait is the generator's own picture with its sitter's skin, hair,
-#: brows and lips re-toned to the photo's lightness (:data:`CHROMA`: ink takes none of its colour):
-#: the generator alone lightened the darkest sitters most (ink's L* shift spread between groups 12).
+#: The styles whose instant portrait is the generator's own picture, its sitter's skin darkened
+#: towards the photo's lightness (:func:`_skin_moved`): the generator alone lightened the darkest
+#: sitters most (ink's L* shift spread between groups 12; with it, 5.3).
 TONED = ("ink",)
 #: How much lighter than life (L*) a :data:`TONED` portrait may leave a sitter's skin: as much as
 #: the generator's ink leaves light skin (+5 for the White sitters of the held-out groups, +17 for
@@ -180,9 +180,9 @@ class Painting:
 @dataclass(frozen=True)
 class Seat:
     """What the instant portrait knows of the photo before the generator paints it
-    (:meth:`MasterPainter.seat`): the master and where the sitter is, None where FaceMesh found no
-    face (or the master has no plate); the frame at :data:`STUDY`² as L*a*b* and where it shows
-    the photo (None where the mirror already knows its sitter)."""
+    (:meth:`MasterPainter.seat`): the master (None in a :data:`TONED` style) and where the sitter
+    is, both None where FaceMesh found no face; the frame at :data:`STUDY`² as L*a*b* (None where
+    the mirror already knows its sitter) and where it shows the photo."""
 
     master: Master | None
     sitter: Sitting | None
@@ -481,7 +481,7 @@ class MasterPainter:
         """The instant portrait (:mod:`portrait.ground`): the generator's ``painted`` version of an
         aligned frame (any side) with the photo's shapes and skin tone, on the plate of the
         ``seat``'s master (:meth:`seat`), made at :data:`STUDY`² and brought to the frame's side;
-        in a :data:`TONED` style, with its skin moved to the photo's lightness (:func:`_skin_moved`).
+        in a :data:`TONED` style, its skin darkened towards the photo's (:func:`_skin_moved`).
         A quick seat's (the live mirror's): only the skin's tone is moved to the photo's
         (:func:`portrait.ground.toned`), neither its shapes nor each region's tones.
         Without a face for FaceMesh, ``painted`` as it is."""
