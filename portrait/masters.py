@@ -119,7 +119,7 @@ FEATURES = ("brows", "eyes", "irises", "lips", "mouth")
 PLATED = ("oil", "watercolor")
 #: The styles whose instant portrait is the generator's own picture, its sitter's skin darkened
 #: towards the photo's lightness (:func:`_skin_moved`): the generator alone lightened the darkest
-#: sitters most (ink's L* shift spread between groups 12; with it, 5.3).
+#: sitters most (ink's L* shift spread between groups 12; with it, 3.8).
 TONED = ("ink",)
 #: How much lighter than life (L*) a :data:`TONED` portrait may leave a sitter's skin: as much as
 #: the generator's ink leaves light skin (+5 for the White sitters of the held-out groups, +17 for

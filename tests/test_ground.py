@@ -93,7 +93,8 @@ def test_ink_is_the_generators_own_drawing_at_the_sitters_skin_tone(painter, mas
                                                                      astronaut) -> None:
     """Ink lost blind on a plate, so its instant portrait is the generator's own drawing, paper
     and hatching untouched, with only the sitter's skin darkened to at most :data:`LIGHTER` above
-    the photo's lightness: at a deep skin tone the generator alone lightened the face by 30 L*."""
+    the photo's lightness (its lit part brought down too): at a deep skin tone the generator
+    alone lightened the face by 30 L*."""
     assert masters.plated == ["oil", "watercolor"] and masters.instant == ["oil", "watercolor", "ink"]
     for photo in (astronaut, darkened(astronaut)):
         face = painter.detector(photo)[0]
