@@ -209,10 +209,11 @@ class Studio:
         chosen = chosen_faces(faces, which)
         if rank is None:
             # on a master's plate in the portrait view only: pasted back into the photo, the plate
-            # would smudge a master's ground around each head
-            plated = len(chosen) <= MASTER_FACES and view not in (WHOLE_PHOTO, ALL_PAINTED)
-            library = self.ready_masters() if plated else None
-            pairs, used = [self.painter.portrait(image, f, recipe, strength, library) for f in chosen], []
+            # would smudge a master's ground around each head (ink's skin tone is kept in every view)
+            plates = view not in (WHOLE_PHOTO, ALL_PAINTED)
+            library = self.ready_masters() if len(chosen) <= MASTER_FACES else None
+            pairs = [self.painter.portrait(image, f, recipe, strength, library, plates) for f in chosen]
+            used = []
         elif len(chosen) > MASTER_FACES:
             raise InputError(f"{len(chosen)} faces: click one to have it painted after a master.")
         else:

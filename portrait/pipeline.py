@@ -172,12 +172,16 @@ class Painter:
         return [self.portrait(image, face, style) for face in chosen_faces(faces, which)]
 
     def portrait(self, image: Image.Image, face: Face, style: str | Mapping[str, float],
-                 strength: float = 1.0, masters: MasterPainter | None = None) -> Portrait:
+                 strength: float = 1.0, masters: MasterPainter | None = None,
+                 plates: bool = True) -> Portrait:
         """Align one detected face of a decoded image and paint it; with ``masters``, on the plate
-        of the master it would be painted after first (the instant portrait: :mod:`portrait.ground`)."""
+        of the master it would be painted after first (the instant portrait: :mod:`portrait.ground`),
+        or in a :data:`portrait.masters.TONED` style at the sitter's skin tone. ``plates`` False:
+        the toned styles only (a portrait pasted back into its photo must not bring a master's
+        ground with it)."""
         aligned, alignment = align_face(image, face.landmarks, self.size)
         main = style if isinstance(style, str) else max(style, key=style.__getitem__, default="")
-        if masters is None or main not in masters.instant:
+        if masters is None or main not in (masters.instant if plates else masters.toned):
             return Portrait(face, alignment, aligned, self.paint(aligned, style, strength))
         # the photo's side (FaceMesh, the segmenter, the master's choice: mostly one core) beside the
         # generator: 15 ms less on 2 cores

@@ -137,7 +137,8 @@ def test_the_live_mirror_paints_on_one_masters_plate_until_the_style_changes(pai
 
 def test_only_the_portrait_view_is_on_a_plate(painter, masters, astronaut) -> None:
     """Pasted back into the photo ("Whole photo" views) the plate would smudge a master's ground
-    around the head: those views keep the generator's sitter, as before the library was read."""
+    around the head: those views keep the generator's sitter, as before the library was read.
+    Ink's skin tone, which brings no ground, is kept in them too."""
     import app
 
     ready, reading = Future(), Future()
@@ -148,6 +149,9 @@ def test_only_the_portrait_view_is_on_a_plate(painter, masters, astronaut) -> No
                               early.paint(astronaut, "oil", 0, view).painting), view
     plated, alone = (s.paint(astronaut, "oil", 0).painting for s in (studio, early))
     assert not np.array_equal(plated, alone)
+    toned, pale = (s.paint(darkened(astronaut), "ink", 0, app.WHOLE_PHOTO).painting for s in (studio, early))
+    moved = np.abs(toned.astype(np.float32) - pale).max(-1) > 8
+    assert moved.any() and toned[moved].mean() < pale[moved].mean() - 8  # darker where it moved
 
 
 def test_a_new_visitor_gets_a_master_of_their_own(painter, masters, astronaut) -> None:
