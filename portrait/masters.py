@@ -240,7 +240,7 @@ def prepare(row: dict[str, str], folder: Path, detector: FaceDetector, guide_mak
     light = float("nan") if guides is None else float(_skin_colour(rgb_to_lab(frame), guides)[0])
     plate = None
     if row["style"] in PLATED:
-        skin = None if guides is None else guides.region("skin") * _face_rows(guides)
+        skin = None if guides is None else _skin(guides)
         paint = (lambda image: redraw(image, row["style"])) if redraw and row["style"] in PAINTED else None
         plate = make_plate(frame, inside, guides, skin, STUDY, paint)
     return Master(row["file"], row["style"], row["kind"], row["artist"], row["title"], row["date"],

@@ -204,8 +204,6 @@ def per_style(weights: dict[str, float], names: list[str], device: torch.device)
     return torch.tensor([weights.get(n, 1.0) for n in names], device=device)
 
 
-
-
 @dataclass(frozen=True)
 class Workshop:
     """What every stage of one run shares: the data, VGG16, the machine and the work folder."""
@@ -217,6 +215,10 @@ class Workshop:
     work: Path
     provenance: dict[str, str]  #: the data's and the recipe's hashes, recorded in every export
     deadline: float  #: ``time.perf_counter()`` at which this session stops (to be resumed)
+    #: per style, the channel statistics of whole paintings (:func:`statistics_bank`), drawn by a
+    #: generator of their own so that they are the same for every stage and whichever terms it uses
+    painted_stats: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    draw: np.ndarray  #: the training faces' sampling probabilities (:func:`face_sampling`)
 
 
 def train_stage(stage: Stage, recipe: Recipe, shop: Workshop) -> bool:
@@ -255,12 +257,11 @@ def train_stage(stage: Stage, recipe: Recipe, shop: Workshop) -> bool:
         generator.load_state_dict(state["generator"])
         optimiser.load_state_dict(state["optimiser"])
         step, elapsed, rng, spent = state["step"], state["elapsed"], state["rng"], state["spent"]
-        if "critic" in state:  # states saved before the critic joined have none
-            critic.load_state_dict(state["critic"])
-            critic_opt.load_state_dict(state["critic_opt"])
-            critic_steps = state["critic_steps"]
-            for group in critic_opt.param_groups:  # the stage's rate, not the saved one
-                group["lr"] = stage.critic_lr
+        critic.load_state_dict(state["critic"])
+        critic_opt.load_state_dict(state["critic_opt"])
+        critic_steps = state["critic_steps"]
+        for group in critic_opt.param_groups:  # the stage's rate, not the saved one
+            group["lr"] = stage.critic_lr
         torch.set_rng_state(state["torch_rng"])
         saved_average = state.get("average")
     elif stage.init:  # grain, skips and upsampling may be new; the rest must match
@@ -279,13 +280,9 @@ def train_stage(stage: Stage, recipe: Recipe, shop: Workshop) -> bool:
     exported = average if stage.ema else generator
     bf16 = uses_bf16(stage.precision, device)
     bank = gram_bank(shop.features, shop.train, stage.size, recipe.bank, rng, bf16)
-    # its own generator, so that the crops and photos drawn do not depend on whether a term is used
-    painted_stats = statistics_bank(shop.features, shop.train, recipe.bank,
-                                    np.random.default_rng(recipe.seed + 1))
     palettes = {}
-    if stage.palette:
+    if stage.palette:  # its own generator too, so that the crops and photos drawn stay the same
         palettes = palette_bank(shop.train, recipe.bank, np.random.default_rng(recipe.seed + 2), device)
-    draw = face_sampling(shop.train.faces)
     log_path = folder / "train_log.csv"
     new_log = state is None or not log_path.exists()
     log = open(log_path, "w" if new_log else "a", newline="")
@@ -315,7 +312,7 @@ def train_stage(stage: Stage, recipe: Recipe, shop: Workshop) -> bool:
     last = time.perf_counter()
     while step < stage.steps and last < shop.deadline:
         names = [STYLES[i] for i in rng.integers(len(STYLES), size=stage.batch)]
-        photo = torch.cat([photo_crop(shop.train.faces, draw, stage, rng) for _ in names]).to(device)
+        photo = torch.cat([photo_crop(shop.train.faces, shop.draw, stage, rng) for _ in names]).to(device)
         pick = {n: rng.integers(len(bank[n]["relu1_2"])) for n in names}
         targets = {k: torch.stack([bank[n][k][pick[n]] for n in names]) for k in vgg.LAYERS}
         weights, keep_colour = (per_style(table, names, device) for table in (STYLE_WEIGHT, COLOUR_WEIGHT))
@@ -356,7 +353,7 @@ def train_stage(stage: Stage, recipe: Recipe, shop: Workshop) -> bool:
                                  antialias=True, align_corners=False)
             with autocast(device, bf16):
                 seen = vgg.channel_statistics(shop.features, view)
-            mean, deviation = (torch.stack([painted_stats[n][i] for n in names]) for i in (0, 1))
+            mean, deviation = (torch.stack([shop.painted_stats[n][i] for n in names]) for i in (0, 1))
             pull = per_style(stage.stats_style, names, device)
             stats = (pull * losses.statistics_loss(seen, mean, deviation)).mean()
             loss = loss + stage.stats * stats
@@ -433,9 +430,10 @@ def main(argv: list[str] | None = None) -> None:
     provenance = {**data.provenance(faces, paintings),
                   "recipe_sha1": hashlib.sha1(args.recipe.read_bytes()).hexdigest()[:12]}
     deadline = time.perf_counter() + args.minutes * 60 if args.minutes else math.inf
-    shop = Workshop(train, data.to_tensor(shown[:: max(1, len(shown) // 6)][:6]),
-                    vgg.load(args.vgg or str(fetch_vgg.fetch())).to(args.device), args.device, args.work,
-                    provenance, deadline)
+    features = vgg.load(args.vgg or str(fetch_vgg.fetch())).to(args.device)
+    painted_stats = statistics_bank(features, train, recipe.bank, np.random.default_rng(recipe.seed + 1))
+    shop = Workshop(train, data.to_tensor(shown[:: max(1, len(shown) // 6)][:6]), features, args.device,
+                    args.work, provenance, deadline, painted_stats, face_sampling(train.faces))
     for stage in recipe.stages:
         if isinstance(stage, Blend):
             early, late = (args.work / f"{name}.safetensors" for name in stage.blend)
