@@ -455,12 +455,16 @@ class MasterPainter:
         return Painting(painted if side == SIZE else resized(painted, side), master)
 
     def seat(self, aligned: np.ndarray, style: str, seen: np.ndarray | None = None, zoom: float = 1.0,
-             master: Master | None = None, sitter: Sitting | None = None, quick: bool = False) -> Seat:
+             master: Master | None = None, sitter: Sitting | None = None, quick: bool = False,
+             plate: bool = True) -> Seat:
         """What the instant portrait of an aligned frame (any side) needs of the photo alone: the
         master whose plate it goes on (None: the best suited, ranked as :meth:`paint` ranks them
         but from the smaller frame) and where the sitter is (``sitter``: already known in this
         frame). Apart from :meth:`study` so that it can run while the generator paints.
-        ``quick`` (the live mirror, whose frames have 60 ms): the face is not looked for again."""
+        ``quick`` (the live mirror, whose frames have 60 ms): the face is not looked for again.
+        ``plate`` False (a portrait pasted back into its photo, which must not bring a master's
+        ground with it): no master in any style, so :meth:`study` tones the generator's portrait
+        as it tones the :data:`TONED` styles'."""
         side = aligned.shape[0]
         small = aligned if side == STUDY else resized(aligned, STUDY)
         # the mirror between detections: where the sitter is, and the skin's colour, still hold
@@ -469,7 +473,7 @@ class MasterPainter:
         guides = sitter.guides if sitter is not None else self.guide_maker(small)
         if guides is None:  # no face for FaceMesh: nowhere to put the sitter, and no master chosen
             return Seat(None, None, None, None, quick)
-        plated = style in PLATED
+        plated = plate and style in PLATED
         if plated and master is None:
             who = self.who(aligned if side == SIZE else resized(aligned, SIZE), zoom)
             master = self.ranked(guides, photo_lab, style, who, zoom)[0]
@@ -485,7 +489,8 @@ class MasterPainter:
         """The instant portrait (:mod:`portrait.ground`): the generator's ``painted`` version of an
         aligned frame (any side) with the photo's shapes and skin tone, on the plate of the
         ``seat``'s master (:meth:`seat`), made at :data:`STUDY`² and brought to the frame's side;
-        in a :data:`TONED` style, its skin darkened towards the photo's (:func:`_skin_moved`).
+        in a :data:`TONED` style, or from a seat with no plate, its skin moved towards the photo's
+        (:func:`_skin_moved`).
         A quick seat's (the live mirror's): only the skin's tone is moved to the photo's
         (:func:`portrait.ground.toned`), neither its shapes nor each region's tones.
         Without a face for FaceMesh, ``painted`` as it is."""
@@ -496,7 +501,7 @@ class MasterPainter:
         lab = rgb_to_lab(painted if side == STUDY else resized(painted, STUDY))
         if master is None:
             full = rgb_to_lab(painted)
-            full[..., 0] += scaled(_skin_moved(lab, sitter, seat.photo_lab), side)
+            full[..., 0] += scaled(_skin_moved(lab, sitter, seat.photo_lab, style), side)
             portrait = lab_to_rgb(full)
         else:
             portrait = self._on_plate(lab, painted, style, seat)
@@ -583,24 +588,33 @@ class MasterPainter:
         return _finished(painted, sitter, style)
 
 
-def _skin_moved(lab: np.ndarray, sitter: Sitting, photo_lab: np.ndarray) -> np.ndarray:
-    """How much the lightness of a :data:`TONED` portrait (``lab``) moves, H×W, over the sitter's
-    skin (softly masked): all of it darkened by as much as its median is more than
-    :data:`LIGHTER` above the photo's (``photo_lab``; never lightened), and its lit part, above
-    the median, brought down until its 90th percentile stands no higher above the median than the
-    photo's does (by at most :data:`HIGHLIGHT_GAIN`). Below the median only the shift, so the
-    pen's lines on the skin stay as dark against it: mapped to the photo's tones throughout, a
-    dark sitter's lines lost the contrast the face is found by (MTCNN missed 2 of 48 held-out
-    faces, dlib 3)."""
+def _skin_moved(lab: np.ndarray, sitter: Sitting, photo_lab: np.ndarray, style: str) -> np.ndarray:
+    """How much the lightness of a generator's portrait (``lab``) moves, H×W, over the sitter's
+    skin (softly masked), towards the photo's (``photo_lab``).
+
+    In a :data:`TONED` style: all of it darkened by as much as its median is more than
+    :data:`LIGHTER` above the photo's (never lightened), and its lit part, above the median,
+    brought down until its 90th percentile stands no higher above the median than the photo's
+    does (by at most :data:`HIGHLIGHT_GAIN`). Below the median only the shift, so the pen's lines
+    on the skin stay as dark against it: mapped to the photo's tones throughout, a dark sitter's
+    lines lost the contrast the face is found by (MTCNN missed 2 of 48 held-out faces, dlib 3).
+
+    In the other styles (pasted back into the photo, beside its own neck and hands): the skin's
+    median is the photo's, lighter or darker, its brushwork as painted. The generator's oil
+    darkened light sitters as it lightened dark ones; only darkening, or the lit skin brought
+    down, left held-out oil's skin spread at 4.8."""
     skin = sitter.skin > 0.5
     if not skin.any():
         return np.zeros(lab.shape[:2], np.float32)
     own, theirs = lab[..., 0][skin], photo_lab[..., 0][skin]
     own_mid, their_mid = float(np.median(own)), float(np.median(theirs))
-    darker = min(0.0, their_mid + LIGHTER - own_mid)
-    lit, their_lit = np.percentile(own, 90) - own_mid, np.percentile(theirs, 90) - their_mid
-    gain = float(np.clip(their_lit / max(lit, 1e-3), HIGHLIGHT_GAIN, 1.0))
-    move = darker + np.maximum(lab[..., 0] - own_mid, 0) * (gain - 1)
+    if style in TONED:
+        shift = min(0.0, their_mid + LIGHTER - own_mid)
+        lit, their_lit = np.percentile(own, 90) - own_mid, np.percentile(theirs, 90) - their_mid
+        gain = float(np.clip(their_lit / max(lit, 1e-3), HIGHLIGHT_GAIN, 1.0))
+        move = shift + np.maximum(lab[..., 0] - own_mid, 0) * (gain - 1)
+    else:
+        move = np.float32(their_mid - own_mid)
     return blur(sitter.guides.region("skin"), 4 * lab.shape[0] / 512) * move
 
 

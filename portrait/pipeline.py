@@ -176,17 +176,17 @@ class Painter:
                  plates: bool = True) -> Portrait:
         """Align one detected face of a decoded image and paint it; with ``masters``, on the plate
         of the master it would be painted after first (the instant portrait: :mod:`portrait.ground`),
-        or in a :data:`portrait.masters.TONED` style at the sitter's skin tone. ``plates`` False:
-        the toned styles only (a portrait pasted back into its photo must not bring a master's
-        ground with it)."""
+        or in a :data:`portrait.masters.TONED` style at the sitter's skin tone. ``plates`` False
+        (a portrait pasted back into its photo must not bring a master's ground with it): every
+        style at the sitter's skin tone, none on a plate."""
         aligned, alignment = align_face(image, face.landmarks, self.size)
         main = style if isinstance(style, str) else max(style, key=style.__getitem__, default="")
-        if masters is None or main not in (masters.instant if plates else masters.toned):
+        if masters is None or main not in masters.instant:
             return Portrait(face, alignment, aligned, self.paint(aligned, style, strength))
         # the photo's side (FaceMesh, the segmenter, the master's choice: mostly one core) beside the
         # generator: 7–11 ms less on 2 cores, measured
         seen = coverage(alignment, image.size)
-        seat = self.beside.submit(masters.seat, aligned, main, seen, alignment.zoom)
+        seat = self.beside.submit(masters.seat, aligned, main, seen, alignment.zoom, plate=plates)
         painted = self.paint(aligned, style)
         study = masters.study(aligned, painted, main, seat.result())
         return Portrait(face, alignment, aligned, mixed(aligned, study.painted, strength))

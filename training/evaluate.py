@@ -16,7 +16,8 @@ or darkens some sitters more than others. ``--painter masters`` scores the paint
 masters (``portrait.masters``) instead; its contact sheet shows, per style, today's generator,
 the master painter and the master it painted after, and ``credits.json`` names those masters.
 ``--painter instant`` scores the studio's instant portrait (the generator's sitter on a master's
-plate, :mod:`portrait.ground`) the same way.
+plate, :mod:`portrait.ground`) the same way, ``--painter pasted`` the portrait the "Whole photo"
+views paste back into the photo (re-toned to the sitter's skin, on no plate).
 ``skin.tsv`` keeps every face's photo and portrait L* and ITA° behind the groups' medians.
 """
 
@@ -105,11 +106,12 @@ def master_painter(painter: Painter) -> tuple[list[str], PaintFn]:
     return masters.styles, paint
 
 
-def instant_painter(painter: Painter) -> tuple[list[str], PaintFn]:
+def instant_painter(painter: Painter, plates: bool = True) -> tuple[list[str], PaintFn]:
     """The studio's instant portrait once the library is ready: the generator's sitter on a
     master's plate where a style is :data:`portrait.masters.PLATED`, re-toned to the photo where it
-    is :data:`portrait.masters.TONED`, the generator alone elsewhere; the sheet shows the
-    generator alone beside it and the master whose plate it is on (or a blank)."""
+    is :data:`portrait.masters.TONED` (``plates`` False, as the "Whole photo" views paste it back:
+    re-toned in every style), the generator alone elsewhere; the sheet shows the generator alone
+    beside it and the master whose plate it is on (or a blank)."""
     from portrait.masters import MasterPainter
 
     masters = MasterPainter(painter, seed=0)
@@ -119,7 +121,8 @@ def instant_painter(painter: Painter) -> tuple[list[str], PaintFn]:
         blank = np.full_like(alone, 255)
         if style not in masters.instant:
             return Painted(alone, [alone, alone, blank])
-        study = masters.study(aligned, alone, style, masters.seat(aligned, style, seen, zoom))
+        seat = masters.seat(aligned, style, seen, zoom, plate=plates)
+        study = masters.study(aligned, alone, style, seat)
         if study.master is None:
             return Painted(study.painted, [alone, study.painted, blank])
         return Painted(study.painted, [alone, study.painted, study.master.image], study.master.credit)
@@ -127,7 +130,13 @@ def instant_painter(painter: Painter) -> tuple[list[str], PaintFn]:
     return painter.styles, paint
 
 
-PAINTERS = {"generator": generator_painter, "masters": master_painter, "instant": instant_painter}
+def pasted_painter(painter: Painter) -> tuple[list[str], PaintFn]:
+    """The portrait the "Whole photo" views paste back into the photo: re-toned, on no plate."""
+    return instant_painter(painter, plates=False)
+
+
+PAINTERS = {"generator": generator_painter, "masters": master_painter, "instant": instant_painter,
+            "pasted": pasted_painter}
 
 
 def held_out_paintings(folder: Path, style: str, everything: bool) -> list[np.ndarray]:
@@ -198,8 +207,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="the painter's precision (the app picks the faster on each CPU)")
     p.add_argument("--rows", type=int, default=8, help="faces on the contact sheet")
     p.add_argument("--painter", choices=tuple(PAINTERS), default="generator",
-                   help="what to score: today's generator, the painter after real masters, or the "
-                        "instant portrait (the generator on a master's plate)")
+                   help="what to score: today's generator, the painter after real masters, the "
+                        "instant portrait (the generator on a master's plate) or the portrait the "
+                        "whole-photo views paste back")
     p.add_argument("--groups", type=Path,
                    help="TSV file<TAB>group: evaluate only these faces, skin tone per group")
     p.add_argument("--no-identity", action="store_true", help="skip dlib (not installed)")
