@@ -183,9 +183,9 @@ class Painting:
 @dataclass(frozen=True)
 class Seat:
     """What the instant portrait knows of the photo before the generator paints it
-    (:meth:`MasterPainter.seat`): the master (None in a :data:`TONED` style) and where the sitter
-    is, both None where FaceMesh found no face; the frame at :data:`STUDY`² as L*a*b* (None where
-    the mirror already knows its sitter) and where it shows the photo."""
+    (:meth:`MasterPainter.seat`): the master (None in a :data:`TONED` style, or off a plate) and
+    where the sitter is, both None where FaceMesh found no face; the frame at :data:`STUDY`² as
+    L*a*b* (None where the mirror already knows its sitter) and where it shows the photo."""
 
     master: Master | None
     sitter: Sitting | None
