@@ -396,8 +396,8 @@ class MasterPainter:
                 log.warning("master skipped: %s", error)
         self.styles = [s for s in ("oil", "watercolor", "ink") if any(m.style == s for m in self.masters)]
         self.plated = [s for s in self.styles if s in PLATED]
-        self.toned = [s for s in self.styles if s in TONED]
-        self.instant = self.plated + self.toned  #: the styles :meth:`study` paints
+        #: the styles :meth:`study` paints
+        self.instant = self.plated + [s for s in self.styles if s in TONED]
         self.seed = seed
         self.schedule = schedule or Schedule()
 
