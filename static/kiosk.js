@@ -1,12 +1,17 @@
 // Kiosk behaviour: a 3-2-1 countdown over the live camera, then the capture; keys (space to
 // take, 1/2/3 for the styles); and the idle reset. The reset reloads the page: a new session,
-// so the next visitor never sees the previous one. __IDLE__ is replaced by app.py.
+// so the next visitor never sees the previous one. Idle means nobody touched the screen and the
+// wall (portrait, label, their progress timers) did not change: a visitor waiting for a slow
+// painting is not reset under it, and sees it for the full idle time once it hangs.
+// __IDLE__ is replaced by app.py.
 () => {
   const idleMs = __IDLE__ * 1000;
   let idle;
   const rearm = () => { clearTimeout(idle); idle = setTimeout(() => location.reload(), idleMs); };
   ["pointerdown", "keydown", "touchstart"].forEach((e) => document.addEventListener(e, rearm, true));
   rearm();
+  new MutationObserver(rearm).observe(document.querySelector("#wall"),
+                                      {childList: true, subtree: true, characterData: true, attributes: true});
   const overlay = document.createElement("div");
   overlay.id = "countdown";
   const camera = document.querySelector("#photo");
